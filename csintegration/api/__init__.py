@@ -1,0 +1,1 @@
+"""Shared API machinery: problem+json errors, request ids, pagination, scopes, idempotency, schema."""

@@ -1,0 +1,148 @@
+"""OpenAPI generation: the OAuth2 scheme with each operation's scope, the problem+json error responses,
+and the ``Idempotency-Key`` header on every POST."""
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+from .exceptions import PROBLEM_CONTENT_TYPE
+from .permissions import required_scope_for
+
+
+class ProblemSerializer(serializers.Serializer):
+    """An RFC 9457 problem document."""
+
+    type = serializers.URLField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    instance = serializers.CharField(allow_null=True)
+    request_id = serializers.CharField(allow_null=True)
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(
+        help_text="Dotted path of the offending field, e.g. handoff_data.deal_value"
+    )
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ValidationProblemSerializer(ProblemSerializer):
+    errors = FieldErrorSerializer(many=True, required=False)
+
+
+def _problem(description: str, serializer=ProblemSerializer) -> OpenApiResponse:
+    return OpenApiResponse(response=serializer, description=description)
+
+
+class PlatformAutoSchema(AutoSchema):
+    """Adds what every operation of the platform shares to the generated description."""
+
+    def _is_public(self) -> bool:
+        return bool(getattr(self.view, "public", False))
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self.method == "POST" and not self._is_public():
+            parameters.append(
+                OpenApiParameter(
+                    "Idempotency-Key",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    required=False,
+                    description=(
+                        "Makes the POST safe to retry: the same key with the same body within 24 hours "
+                        "returns the first response again (header `Idempotent-Replayed: true`); the same "
+                        "key with another body is a 422; a retry while the first is running is a 409."
+                    ),
+                )
+            )
+        return parameters
+
+    def get_description(self) -> str:
+        description = super().get_description() or ""
+        scope = None if self._is_public() else required_scope_for(self.view, self.method)
+        if scope:
+            description = f"{description}\n\nRequires scope `{scope}`.".strip()
+        if getattr(self.view, "signature_required_methods", None) and self.method in (
+            self.view.signature_required_methods
+        ):
+            description += (
+                "\n\nThis is a high-value operation: the request must carry an HTTP Message Signature "
+                "(RFC 9421) with `Content-Digest`, keyed by the client's signing secret."
+            )
+        return description
+
+    def _error_responses(self) -> dict[str, OpenApiResponse]:
+        errors: dict[str, OpenApiResponse] = {
+            "400": _problem("Invalid request, parameters or body", ValidationProblemSerializer),
+        }
+        if not self._is_public():
+            errors["401"] = _problem("Missing, invalid, expired or revoked access token")
+            errors["403"] = _problem(
+                "The token lacks the operation's scope, or the client address is refused"
+            )
+            errors["429"] = _problem("Over the client's quota for this category")
+        if "{" in self.path:
+            errors["404"] = _problem("No such resource (or not visible to this client)")
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors["415"] = _problem("The body is not application/json")
+        if self.method == "POST" and not self._is_public():
+            errors["409"] = _problem("A request with the same Idempotency-Key is still running")
+            errors["422"] = _problem("The Idempotency-Key was used with another body")
+        return errors
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, response in self._error_responses().items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    response, code, [PROBLEM_CONTENT_TYPE], direction
+                )
+        return responses
+
+
+class PlatformOAuth2Scheme(OpenApiAuthenticationExtension):
+    """Describes django-oauth-toolkit's bearer tokens with the scope each operation requires."""
+
+    target_class = "oauth2_provider.contrib.rest_framework.OAuth2Authentication"
+    name = "oauth2"
+    priority = 10
+    match_subclasses = True
+
+    def get_security_requirement(self, auto_schema):
+        if getattr(auto_schema.view, "public", False):
+            return []
+        scope = required_scope_for(auto_schema.view, auto_schema.method)
+        return {self.name: [scope] if scope else []}
+
+    def get_security_definition(self, auto_schema):
+        scopes = dict(settings.API_SCOPES)
+        return {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {"tokenUrl": "/o/token/", "scopes": scopes},
+                "authorizationCode": {
+                    "authorizationUrl": "/o/authorize/",
+                    "tokenUrl": "/o/token/",
+                    "refreshUrl": "/o/token/",
+                    "scopes": scopes,
+                },
+            },
+        }
+
+
+def postprocess_schema(result, generator, request, public):
+    """Paths are documented without the tolerated trailing slash; public operations need no token."""
+    result["paths"] = {
+        (path.rstrip("/") if path != "/" else path): item for path, item in result.get("paths", {}).items()
+    }
+    for path_item in result["paths"].values():
+        for operation in path_item.values():
+            if isinstance(operation, dict) and operation.get("security") == [{}]:
+                operation["security"] = []
+    return result

@@ -1,0 +1,42 @@
+"""Base classes every API view derives from, so each gets the platform's machinery by default."""
+
+from rest_framework import generics, mixins, viewsets
+from rest_framework.views import APIView
+
+from .idempotency import IdempotentPostMixin
+
+
+class PlatformViewMixin(IdempotentPostMixin):
+    """What a view declares about itself: its scope area, its rate-limit category, what must be signed."""
+
+    #: ``customers``, ``marketing``, … — the method decides ``:read`` or ``:write`` (see permissions.py)
+    scope_area: str | None = None
+    #: ``standard``, ``realtime``, ``bulk`` or ``admin`` (CONTRACT.md §4); an ``@action`` may override it
+    rate_limit_category: str = "standard"
+    #: viewset actions (or, for plain views, HTTP methods) that need an RFC 9421 signature
+    signature_required_actions: tuple[str, ...] = ()
+    #: True for the few endpoints that need no token (health)
+    public: bool = False
+
+
+class PlatformAPIView(PlatformViewMixin, APIView):
+    pass
+
+
+class PlatformGenericAPIView(PlatformViewMixin, generics.GenericAPIView):
+    pass
+
+
+class PlatformGenericViewSet(PlatformViewMixin, viewsets.GenericViewSet):
+    pass
+
+
+class PlatformModelViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    PlatformGenericViewSet,
+):
+    pass

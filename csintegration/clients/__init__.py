@@ -1,0 +1,1 @@
+"""OAuth 2.0 clients of the platform: scopes, allowed IPs, quotas and a request-signing secret."""

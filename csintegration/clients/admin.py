@@ -1,0 +1,74 @@
+"""Back-office for OAuth clients: scopes, IPs and quotas editable; secrets shown once."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from .models import IntegrationClient
+from .services import client_rotate_secrets, new_signing_secret
+
+
+class IntegrationClientAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "client_id",
+        "authorization_grant_type",
+        "scopes",
+        "allowed_ips",
+        "is_active",
+        "created",
+    )
+    list_filter = ("authorization_grant_type", "is_active")
+    search_fields = ("name", "client_id", "description")
+    readonly_fields = ("client_id", "created", "updated")
+    actions = ("rotate_secrets",)
+    fields = (
+        "name",
+        "description",
+        "client_id",
+        "is_active",
+        "authorization_grant_type",
+        "client_type",
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "scopes",
+        "allowed_ips",
+        "rate_limits",
+        "user",
+        "skip_authorization",
+        "created",
+        "updated",
+    )
+    raw_id_fields = ("user",)
+
+    def _show_secrets_once(self, request, client, client_secret: str, signing_secret: str) -> None:
+        messages.warning(
+            request,
+            format_html(
+                "Credentials of <b>{}</b>, shown only now: client_id <code>{}</code>, client_secret "
+                "<code>{}</code>, signing_secret <code>{}</code>",
+                client.name,
+                client.client_id,
+                client_secret,
+                signing_secret,
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        from oauth2_provider.generators import generate_client_secret
+
+        client_secret, signing_secret = generate_client_secret(), new_signing_secret()
+        obj.client_secret, obj.signing_secret = client_secret, signing_secret
+        super().save_model(request, obj, form, change)
+        self._show_secrets_once(request, obj, client_secret, signing_secret)
+
+    @admin.action(description="Rotate client and signing secrets (shown once)")
+    def rotate_secrets(self, request, queryset):
+        for client in queryset:
+            issued = client_rotate_secrets(client=client)
+            self._show_secrets_once(request, client, issued.client_secret, issued.signing_secret)
+
+
+__all__ = ["IntegrationClient", "IntegrationClientAdmin"]

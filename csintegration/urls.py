@@ -1,0 +1,26 @@
+"""Root URLs: the versioned API per domain, OAuth endpoints, the OpenAPI document, the admin."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from csintegration.api.health import HealthView
+
+handler400 = "csintegration.api.exceptions.bad_request"
+handler403 = "csintegration.api.exceptions.permission_denied"
+handler404 = "csintegration.api.exceptions.page_not_found"
+handler500 = "csintegration.api.exceptions.server_error"
+
+cs_integration = [
+    re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    path("", include("domains.customers.api.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/cs-integration/", include((cs_integration, "cs-integration"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("admin/", admin.site.urls),
+]

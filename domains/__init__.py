@@ -1,0 +1,1 @@
+"""One Django app per business domain of Customer Success."""

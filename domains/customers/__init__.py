@@ -1,0 +1,1 @@
+"""The core domain: customers, their health and its history."""

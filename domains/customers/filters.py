@@ -1,0 +1,30 @@
+"""Query filters of the customer list."""
+
+import django_filters
+
+from .models import Customer, LifecycleStage, RiskLevel, Segment
+
+
+class CustomerFilter(django_filters.FilterSet):
+    risk_level = django_filters.MultipleChoiceFilter(
+        choices=RiskLevel.choices, help_text="Repeat to match any of several levels"
+    )
+    lifecycle_stage = django_filters.MultipleChoiceFilter(choices=LifecycleStage.choices)
+    segment = django_filters.MultipleChoiceFilter(choices=Segment.choices)
+    health_score_min = django_filters.NumberFilter(
+        field_name="health_score", lookup_expr="gte", min_value=0, max_value=100, help_text="Score at least"
+    )
+    health_score_max = django_filters.NumberFilter(
+        field_name="health_score", lookup_expr="lte", min_value=0, max_value=100, help_text="Score at most"
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="ISO 8601 time; customers changed since then"
+    )
+    success_manager = django_filters.CharFilter(field_name="success_manager", lookup_expr="iexact")
+    search = django_filters.CharFilter(
+        field_name="name", lookup_expr="icontains", help_text="Part of the name"
+    )
+
+    class Meta:
+        model = Customer
+        fields = []

@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, messages, deliveries and attempts; signing; safe transport."""
