@@ -88,7 +88,8 @@ class Problem(exceptions.APIException):
 def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     """Turn DRF's nested ``get_full_details()`` into ``[{"field": "a.b.0.c", "code", "message"}]``."""
     if isinstance(detail, dict) and set(detail) == {"message", "code"}:
-        return [{"field": prefix or "non_field_errors", "code": detail["code"], "message": detail["message"]}]
+        field = prefix or "non_field_errors"
+        return [{"field": field, "code": detail["code"] or "invalid", "message": str(detail["message"])}]
     flat: list[dict[str, str]] = []
     if isinstance(detail, dict):
         for key, value in detail.items():

@@ -2,19 +2,21 @@
 
 import django_filters
 
+from csintegration.api.filters import IntegerFilter, StrictFilterSet
+
 from .models import Customer, LifecycleStage, RiskLevel, Segment
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(StrictFilterSet):
     risk_level = django_filters.MultipleChoiceFilter(
         choices=RiskLevel.choices, help_text="Repeat to match any of several levels"
     )
     lifecycle_stage = django_filters.MultipleChoiceFilter(choices=LifecycleStage.choices)
     segment = django_filters.MultipleChoiceFilter(choices=Segment.choices)
-    health_score_min = django_filters.NumberFilter(
+    health_score_min = IntegerFilter(
         field_name="health_score", lookup_expr="gte", min_value=0, max_value=100, help_text="Score at least"
     )
-    health_score_max = django_filters.NumberFilter(
+    health_score_max = IntegerFilter(
         field_name="health_score", lookup_expr="lte", min_value=0, max_value=100, help_text="Score at most"
     )
     updated_since = django_filters.IsoDateTimeFilter(
