@@ -9,6 +9,8 @@ import json
 import pytest
 import schemathesis
 from django.conf import settings
+from django.core import signals
+from django.db import close_old_connections
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
@@ -53,7 +55,15 @@ def bearer(db):
     # A worker has reported in, so /health is "ok" and a 5xx from it would be a real failure.
     WorkerHeartbeat.objects.create(hostname="fuzz-worker", seen_at=timezone.now())
     credentials = client_create(name="fuzzer", scopes=list(settings.API_SCOPES), rate_limits=GENEROUS_QUOTAS)
-    return {"Authorization": f"Bearer {fetch_token(credentials)['access_token']}"}
+    headers = {"Authorization": f"Bearer {fetch_token(credentials)['access_token']}"}
+    # The WSGI handler closes "old" connections around each request, which on PostgreSQL would close the
+    # test's transaction; Django's test client disconnects the same handlers (and reconnects them after
+    # each of its requests, hence after the token request above).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield headers
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 schema = schemathesis.openapi.from_dict(_served_schema())
