@@ -5,12 +5,16 @@ With no variable set the platform runs on embedded defaults (SQLite and a filesy
 ``.env.example`` lists every variable with its default.
 """
 
+import base64
+import os
 import secrets
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from csintegration.auth.rsa import new_rsa_private_key_pem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -42,7 +46,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "csintegration.adminsite.admin_config.PlatformAdminConfig",  # django.contrib.admin, with 2FA
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,22 +57,35 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "oauth2_provider",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "csintegration.api",
     "csintegration.clients",
+    "csintegration.events",
+    "csintegration.auth",
+    "csintegration.encryption",
+    "csintegration.audit",
+    "csintegration.adminsite",
     "domains.customers",
     "webhooks",
 ]
 
 MIDDLEWARE = [
     "csintegration.api.middleware.RequestIdMiddleware",
+    "csintegration.audit.middleware.AuditMiddleware",
+    "csintegration.api.ratelimit.InFlightMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "csintegration.urls"
@@ -98,6 +115,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The test database is a file too (not shared-cache memory, which locks whole tables), so that a
+    # Celery worker thread in the tests sees the same data and waits for locks like a real worker.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -125,6 +145,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # A worker whose prefetch is full sleeps this long before it looks again (1 s by default,
+        # which caps a worker at about one task per second per process with late acks).
+        "polling_interval": 0.1,
     }
 else:
     # Long retry delays live in the database, so no task waits past this visibility timeout.
@@ -164,9 +187,13 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- REST framework and OpenAPI -----------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["oauth2_provider.contrib.rest_framework.OAuth2Authentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["csintegration.api.permissions.HasAreaScope"],
-    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["csintegration.auth.authentication.JWTAccessTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "csintegration.api.permissions.HasAreaScope",
+        "csintegration.api.client_ip.ClientAddressAllowed",
+        "csintegration.api.signing.SignedRequestRequired",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["csintegration.api.ratelimit.ClientRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -245,8 +272,171 @@ RATE_LIMIT_DEFAULTS = {
     "bulk": env.str("RATE_LIMIT_BULK", default="100/day"),
     "admin": env.str("RATE_LIMIT_ADMIN", default="500/hour"),
 }
+# Encryption at rest (AES-256-GCM): "kid:base64key" entries; the first encrypts, every one decrypts.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
+    _local_secret("FIELD_ENCRYPTION_KEYS", lambda: "dev1:" + base64.b64encode(os.urandom(32)).decode())
+]
+# Overload shedding: a request of a listed category is refused (503) when at least this many other API
+# requests are in flight in its web process; bulk gives way first, then realtime; others are never shed.
+OVERLOAD_SHED_AT = {
+    "bulk": env.int("OVERLOAD_SHED_BULK_AT", default=3),
+    "realtime": env.int("OVERLOAD_SHED_REALTIME_AT", default=6),
+}
+OVERLOAD_RETRY_AFTER_SECONDS = env.int("OVERLOAD_RETRY_AFTER_SECONDS", default=5)
+# Audit log of API calls: rows older than this are pruned nightly.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+CELERY_BEAT_SCHEDULE["audit-prune-api-calls"] = {
+    "task": "audit.prune_api_calls",
+    "schedule": crontab(hour=3, minute=41),
+}
+# Admin: a TOTP second factor (django-otp) and lockout after repeated failed logins (django-axes).
+AUTHENTICATION_BACKENDS = [
+    "csintegration.adminsite.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="CS Integration Hub")
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+# Locks the attacking address, and the targeted account against guessing from many addresses.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ONLY_ADMIN_SITE = True
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_CLIENT_IP_CALLABLE = "csintegration.api.client_ip.client_address"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# HTTPS: TLS terminates at the reverse proxy (README, "Deployment"), which sets X-Forwarded-Proto.
+_proxy_ssl_header = env.list(
+    "SECURE_PROXY_SSL_HEADER", default=["HTTP_X_FORWARDED_PROTO", "https"] if PRODUCTION else []
+)
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) if _proxy_ssl_header else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+# Load balancers probe health over plain HTTP inside the private network.
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[r"^api/v1/cs-integration/health/?$"])
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# OAuth 2.0 Security BCP (RFC 9700): no implicit or password grant, PKCE S256 only, no tokens in query
+# strings, `iss` in authorization responses; https redirect URIs in production.
+OAUTH2_PROVIDER.update(
+    {
+        "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+        "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+        "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+        "ALLOWED_REDIRECT_URI_SCHEMES": env.list(
+            "OAUTH_REDIRECT_URI_SCHEMES", default=["https"] if PRODUCTION else ["http", "https"]
+        ),
+    }
+)
+
+# Access tokens are RS256 JWTs (RFC 9068) signed with JWT_PRIVATE_KEY (PEM); the PEMs in
+# JWT_PRIVATE_KEYS_INACTIVE (comma separated) still verify tokens signed before a key rotation, and all of
+# them are published at /o/.well-known/jwks.json. Development generates a 2048-bit key under var/.
+JWT_ISSUER = env.str("JWT_ISSUER", default="http://127.0.0.1:8000")
+JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="cs-integration-api")
+JWT_PRIVATE_KEY = env.str("JWT_PRIVATE_KEY", default="").replace("\\n", "\n") or _local_secret(
+    "JWT_PRIVATE_KEY", new_rsa_private_key_pem
+)
+JWT_PRIVATE_KEYS_INACTIVE = [
+    pem.replace("\\n", "\n") for pem in env.list("JWT_PRIVATE_KEYS_INACTIVE", default=[]) if pem.strip()
+]
+OAUTH2_PROVIDER.update(
+    {
+        "ACCESS_TOKEN_GENERATOR": "csintegration.auth.access_tokens.generate_access_token",
+        # Refresh tokens stay opaque: without this oauthlib would mint them with the JWT generator.
+        "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+        "OIDC_ENABLED": True,  # DOT then serves the JWKS document
+        "OIDC_ISS_ENDPOINT": JWT_ISSUER,
+        "OIDC_RSA_PRIVATE_KEY": JWT_PRIVATE_KEY,
+        "OIDC_RSA_PRIVATE_KEYS_INACTIVE": JWT_PRIVATE_KEYS_INACTIVE,
+    }
+)
+CELERY_BEAT_SCHEDULE["clear-expired-tokens"] = {
+    "task": "auth.clear_expired_tokens",
+    "schedule": crontab(minute="*/15"),
+}
+# Request signing (RFC 9421): how far a signature's "created" may be from the server's clock, in seconds.
+SIGNATURE_MAX_AGE_SECONDS = env.int("SIGNATURE_MAX_AGE_SECONDS", default=300)
 
 # --- Events and webhooks ------------------------------------------------------------------------------
+# Domain events (csintegration/events/): publish() writes the outbox row, a fan-out task runs the
+# subscribers after commit, and the sweeper re-enqueues what the broker never took.
+EVENTS_DEFAULT_QUEUE = "default"
+EVENTS_CRITICAL_TYPES = ("churn_risk_detected",)  # their fan-out goes to the dedicated critical queue
+EVENTS_SWEEP_GRACE_SECONDS = env.int("EVENTS_SWEEP_GRACE_SECONDS", default=10)  # before a sweep may pick one
+EVENTS_SWEEP_LEASE_SECONDS = env.int("EVENTS_SWEEP_LEASE_SECONDS", default=30)  # doubled per sweep, ≤ 1 h
+EVENTS_SWEEP_BATCH_SIZE = env.int("EVENTS_SWEEP_BATCH_SIZE", default=500)
+# publish_many() hands its fan-outs to the broker this many events per message
+EVENTS_FANOUT_BATCH_SIZE = env.int("EVENTS_FANOUT_BATCH_SIZE", default=100)
+EVENTS_RETRY_BASE_SECONDS = env.float("EVENTS_RETRY_BASE_SECONDS", default=2.0)  # 2, 4, 8 … s, ±20 %
+EVENTS_RETRY_MAX_SECONDS = env.float("EVENTS_RETRY_MAX_SECONDS", default=600.0)
+EVENTS_MAX_DISPATCH_ATTEMPTS = env.int("EVENTS_MAX_DISPATCH_ATTEMPTS", default=12)
+# A request must not hang on a dead broker: try briefly, then leave the event to the sweeper.
+EVENTS_ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# Queues: critical (churn risk, its own worker), webhooks (deliveries), bulk (nightly and bulk jobs),
+# default (the rest). A task's explicit queue= wins over these routes.
+CELERY_TASK_ROUTES = {
+    "webhooks.*": {"queue": "webhooks"},
+    "*.recompute*": {"queue": "bulk"},
+    "*.bulk*": {"queue": "bulk"},
+    "bulk.*": {"queue": "bulk"},
+}
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True  # a task that raised is done; its retry is a new message
+CELERY_BEAT_SCHEDULE["events-sweep-undispatched"] = {
+    "task": "events.sweep_undispatched",
+    "schedule": 5.0,
+    # A sweep that waited longer than the next one is pointless; drop it rather than pile them up.
+    "options": {"expires": 5.0, "queue": "default"},
+}
+# Outbound webhooks (webhooks/): CIDRs that receivers may resolve to although private/loopback, e.g. an
+# on-premise receiver; plain http is admitted only for those.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+# Seconds to wait after each failed try before the next: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+WEBHOOK_RETRY_SCHEDULE = [
+    float(seconds)
+    for seconds in env.list("WEBHOOK_RETRY_SCHEDULE", default=[5, 300, 1800, 7200, 18000, 36000, 36000])
+]
+WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.1)  # ± this fraction of each delay
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = env.int("WEBHOOK_RETRY_AFTER_MAX_SECONDS", default=86400)
+WEBHOOK_DISABLE_AFTER_FAILING_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_FAILING_SECONDS", default=5 * 86400)
+WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS = env.int("WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS", default=86400)
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+# A queued delivery whose task has not started within this lease is queued again by the dispatcher;
+# an attempt in flight holds its delivery for the timeout plus this margin.
+WEBHOOK_QUEUE_LEASE_SECONDS = env.int("WEBHOOK_QUEUE_LEASE_SECONDS", default=300)
+WEBHOOK_ATTEMPT_LEASE_MARGIN_SECONDS = env.int("WEBHOOK_ATTEMPT_LEASE_MARGIN_SECONDS", default=15)
+WEBHOOK_DISPATCH_INTERVAL_SECONDS = env.float("WEBHOOK_DISPATCH_INTERVAL_SECONDS", default=5.0)
+WEBHOOK_DISPATCH_BATCH_SIZE = env.int("WEBHOOK_DISPATCH_BATCH_SIZE", default=500)
+WEBHOOK_POOL_SIZE = env.int("WEBHOOK_POOL_SIZE", default=10)
+# Deliveries per attempt task: claimed and recorded in one transaction each, sent in parallel.
+WEBHOOK_TASK_BATCH_SIZE = env.int("WEBHOOK_TASK_BATCH_SIZE", default=10)
+WEBHOOK_USER_AGENT = env.str("WEBHOOK_USER_AGENT", default="CS-Integration-Hub-Webhooks/1.0")
+CELERY_BEAT_SCHEDULE["webhooks-dispatch-due-deliveries"] = {
+    "task": "webhooks.dispatch_due_deliveries",
+    "schedule": WEBHOOK_DISPATCH_INTERVAL_SECONDS,
+    "options": {"queue": "webhooks", "expires": WEBHOOK_DISPATCH_INTERVAL_SECONDS},
+}
+# Health engine (domains/customers): the trend is the least-squares line through the scores of the last
+# HEALTH_TREND_WINDOW_DAYS, improving or declining once it moves HEALTH_TREND_THRESHOLD_POINTS; churn risk
+# when the risk turns high/critical or the score falls CHURN_DROP_POINTS within CHURN_DROP_WINDOW_DAYS.
+HEALTH_TREND_WINDOW_DAYS = env.int("HEALTH_TREND_WINDOW_DAYS", default=30)
+HEALTH_TREND_THRESHOLD_POINTS = env.float("HEALTH_TREND_THRESHOLD_POINTS", default=3.0)
+CHURN_DROP_POINTS = env.int("CHURN_DROP_POINTS", default=15)
+CHURN_DROP_WINDOW_DAYS = env.int("CHURN_DROP_WINDOW_DAYS", default=30)
+HEALTH_RECOMPUTE_CHUNK_SIZE = env.int("HEALTH_RECOMPUTE_CHUNK_SIZE", default=2000)
+CELERY_BEAT_SCHEDULE["customers-recompute-all-health"] = {
+    "task": "customers.recompute_all_health",
+    "schedule": crontab(hour=2, minute=30),
+    "options": {"queue": "bulk"},
+}
 
 # --- Logging ------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -8,10 +8,12 @@ import base64
 import os
 
 import pytest
+import requests
 from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
+from csintegration.api.signing import sign_request
 from csintegration.clients.services import client_create
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -34,6 +36,12 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped on the services run (REQUIRE_SERVICES=1): {report.longrepr}"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Client secrets are hashed like passwords; PBKDF2's deliberate slowness only slows the suite."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_integration_client(db):
     """Create an OAuth client (client credentials) with the given scopes; returns its credentials."""
@@ -54,6 +62,22 @@ def fetch_token(credentials, scope: str | None = None, **extra) -> dict:
     response = Client().post("/o/token/", data, HTTP_AUTHORIZATION=f"Basic {basic}", **extra)
     assert response.status_code == 200, response.content
     return response.json()
+
+
+SIGNATURE_HEADERS = ("Content-Digest", "Signature-Input", "Signature")
+
+
+def sign_request_kwargs(credentials, method: str, path: str, body: bytes = b"", created=None) -> dict:
+    """RFC 9421 signature headers (as ``HTTP_…`` test-client kwargs), made by the client-side helper
+    ``sign_request`` on a real ``requests.PreparedRequest`` for ``path`` with ``body``."""
+    prepared = requests.Request(method, f"http://testserver{path}", data=body).prepare()
+    sign_request(
+        prepared,
+        client_id=credentials.client.client_id,
+        signing_secret=credentials.signing_secret,
+        created=created,
+    )
+    return {f"HTTP_{name.upper().replace('-', '_')}": prepared.headers[name] for name in SIGNATURE_HEADERS}
 
 
 @pytest.fixture

@@ -39,3 +39,23 @@ class IntegerFilter(django_filters.NumberFilter):
     """A number filter that accepts whole numbers only, as the schema documents it."""
 
     field_class = forms.IntegerField
+
+
+class _StrictBooleanField(forms.Field):
+    TRUE, FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise forms.ValidationError("Use true or false.", code="invalid")
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """``true``/``false`` (or ``1``/``0``); anything else is a 400 rather than silently ignored."""
+
+    field_class = _StrictBooleanField

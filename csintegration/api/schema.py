@@ -68,9 +68,8 @@ class PlatformAutoSchema(AutoSchema):
         scope = None if self._is_public() else required_scope_for(self.view, self.method)
         if scope:
             description = f"{description}\n\nRequires scope `{scope}`.".strip()
-        if getattr(self.view, "signature_required_methods", None) and self.method in (
-            self.view.signature_required_methods
-        ):
+        signed = getattr(self.view, "signature_required_actions", ()) or ()
+        if getattr(self.view, "action", None) in signed or self.method in signed:
             description += (
                 "\n\nThis is a high-value operation: the request must carry an HTTP Message Signature "
                 "(RFC 9421) with `Content-Digest`, keyed by the client's signing secret."

@@ -4,6 +4,7 @@ from rest_framework import generics, mixins, viewsets
 from rest_framework.views import APIView
 
 from .idempotency import IdempotentPostMixin
+from .ratelimit import add_rate_limit_headers
 
 
 class PlatformViewMixin(IdempotentPostMixin):
@@ -17,6 +18,11 @@ class PlatformViewMixin(IdempotentPostMixin):
     signature_required_actions: tuple[str, ...] = ()
     #: True for the few endpoints that need no token (health)
     public: bool = False
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_rate_limit_headers(request, response)
+        return response
 
 
 class PlatformAPIView(PlatformViewMixin, APIView):

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from oauth2_provider.models import AbstractApplication
 
+from csintegration.encryption.fields import EncryptedCharField
+
 RATE_LIMIT_CATEGORIES = ("standard", "realtime", "bulk", "admin")
 _RATE_PATTERN = re.compile(r"^(\d+)\s*/\s*(second|minute|hour|day)$")
 
@@ -67,8 +69,10 @@ class IntegrationClient(AbstractApplication):
         validators=[validate_rate_limits],
         help_text='Quota overrides per category, e.g. {"standard": "5000/hour"}',
     )
-    signing_secret = models.CharField(
-        max_length=255, blank=True, help_text="HMAC key for RFC 9421 request signatures (shown once)"
+    signing_secret = EncryptedCharField(
+        max_length=255,
+        blank=True,
+        help_text="HMAC key for RFC 9421 request signatures (shown once; stored encrypted)",
     )
     is_active = models.BooleanField(default=True)
 

@@ -1,10 +1,23 @@
-"""Back-office over customers: filters by risk, stage, segment and score; colour-coded risk."""
+"""Back-office over customers (filters by risk, stage, segment and score; colour-coded risk; health history
+with its breakdown), scorecards with their measures and bands, signals and health snapshots."""
 
-from django.contrib import admin
-from django.utils.html import format_html
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.html import format_html, format_html_join
 
-from . import services
-from .models import Customer, RiskLevel
+from . import selectors, services
+from .models import (
+    Customer,
+    CustomerSignal,
+    HealthSnapshot,
+    RiskLevel,
+    Scorecard,
+    ScorecardBand,
+    ScorecardMeasure,
+)
+
+HEALTH_HISTORY_ROWS = 20
 
 RISK_COLOURS = {
     RiskLevel.LOW: "#1a7f37",
@@ -45,7 +58,7 @@ class CustomerAdmin(admin.ModelAdmin):
     )
     list_filter = ("risk_level", "lifecycle_stage", "segment", "health_trend", HealthScoreBandFilter)
     search_fields = ("name", "customer_id", "success_manager")
-    readonly_fields = ("customer_id", "created_at", "updated_at")
+    readonly_fields = ("customer_id", "created_at", "updated_at", "latest_signals", "health_history")
     list_per_page = 50
     show_full_result_count = False
     fieldsets = (
@@ -64,8 +77,61 @@ class CustomerAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Health history", {"fields": ("latest_signals", "health_history")}),
         ("Timestamps", {"fields": ("created_at", "updated_at")}),
     )
+
+    @admin.display(description="latest signals")
+    def latest_signals(self, customer: Customer):
+        if customer.pk is None:
+            return "-"
+        rows = customer.signals.order_by("name")
+        if not rows:
+            return "No signals yet."
+        return format_html(
+            "<table><tr><th>signal</th><th>value</th><th>observed</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((row.name, f"{row.value:g}", f"{row.observed_at:%Y-%m-%d %H:%M}") for row in rows),
+            ),
+        )
+
+    @admin.display(description=f"last {HEALTH_HISTORY_ROWS} scores")
+    def health_history(self, customer: Customer):
+        if customer.pk is None:
+            return "-"
+        snapshots = selectors.health_snapshots(customer=customer, limit=HEALTH_HISTORY_ROWS)
+        if not snapshots:
+            return "No scores yet."
+        return format_html(
+            "<table><tr><th>when</th><th>score</th><th>change</th><th>trend</th><th>risk</th>"
+            "<th>source</th><th>reason</th><th>breakdown (measure: raw, normalised, points)</th>"
+            "<th>events</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                "<td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        f"{snapshot.observed_at:%Y-%m-%d %H:%M}",
+                        snapshot.score,
+                        ""
+                        if snapshot.previous_score is None
+                        else f"{snapshot.score - snapshot.previous_score:+d}",
+                        snapshot.health_trend,
+                        snapshot.risk_level,
+                        f"{snapshot.get_source_display()} ({snapshot.scorecard_name})"
+                        if snapshot.scorecard_name
+                        else snapshot.get_source_display(),
+                        snapshot.change_reason,
+                        _breakdown_text(snapshot.breakdown),
+                        " ".join(filter(None, (snapshot.event_id, snapshot.churn_event_id))),
+                    )
+                    for snapshot in snapshots
+                ),
+            ),
+        )
 
     @admin.display(description="risk", ordering="risk_level")
     def risk_badge(self, customer: Customer):
@@ -94,3 +160,130 @@ class CustomerAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for customer in queryset:
             services.customer_delete(customer=customer)
+
+
+def _breakdown_text(breakdown) -> str:
+    parts = []
+    for entry in breakdown or ():
+        if entry.get("raw_value") is None:
+            parts.append(f"{entry['measure']}: no value")
+        else:
+            parts.append(
+                f"{entry['measure']}: {entry['raw_value']:g}, {entry['normalised_value']:.2f}, "
+                f"{entry['contribution']:.2f}"
+            )
+    return "; ".join(parts)
+
+
+class ScorecardMeasureInline(admin.TabularInline):
+    model = ScorecardMeasure
+    extra = 0
+    min_num = 1
+    fields = ("measure", "weight", "normalisation", "direction", "min_value", "max_value", "target_value")
+
+
+class ScorecardBandFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        bounds = [
+            form.cleaned_data.get("min_score")
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if 0 not in bounds:
+            raise forms.ValidationError("One band must start at 0, so that every score has a risk level.")
+
+
+class ScorecardBandInline(admin.TabularInline):
+    model = ScorecardBand
+    formset = ScorecardBandFormSet
+    extra = 0
+    min_num = 1
+    fields = ("min_score", "risk_level")
+
+
+@admin.register(Scorecard)
+class ScorecardAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "is_default",
+        "segment",
+        "lifecycle_stage",
+        "is_active",
+        "measure_list",
+        "updated_at",
+    )
+    list_filter = ("is_default", "is_active", "segment", "lifecycle_stage")
+    search_fields = ("name",)
+    inlines = (ScorecardMeasureInline, ScorecardBandInline)
+    actions = ("recompute_health_now",)
+    fields = ("name", "description", "is_default", "segment", "lifecycle_stage", "is_active")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("measures")
+
+    @admin.display(description="measures")
+    def measure_list(self, scorecard: Scorecard) -> str:
+        return ", ".join(f"{m.measure} ({m.weight:g})" for m in scorecard.measures.all())
+
+    def has_delete_permission(self, request, obj=None):
+        # The default scorecard is where every unmatched customer falls back to.
+        if obj is not None and obj.is_default:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Recompute every customer's health now (in the background)")
+    def recompute_health_now(self, request, queryset):
+        from .tasks import recompute_all_health
+
+        transaction.on_commit(recompute_all_health.delay)
+        self.message_user(
+            request, "Every customer's health will be recomputed by the bulk worker.", messages.SUCCESS
+        )
+
+
+@admin.register(CustomerSignal)
+class CustomerSignalAdmin(admin.ModelAdmin):
+    list_display = ("customer", "name", "value", "observed_at", "updated_at")
+    list_filter = ("name",)
+    search_fields = ("customer__customer_id", "customer__name")
+    list_select_related = ("customer",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HealthSnapshot)
+class HealthSnapshotAdmin(admin.ModelAdmin):
+    list_display = (
+        "customer",
+        "score",
+        "previous_score",
+        "health_trend",
+        "risk_level",
+        "source",
+        "observed_at",
+    )
+    list_filter = ("source", "risk_level", "health_trend")
+    search_fields = ("customer__customer_id", "customer__name", "event_id")
+    list_select_related = ("customer",)
+    date_hierarchy = "observed_at"
+    show_full_result_count = False
+    readonly_fields = ("breakdown_table",)
+
+    @admin.display(description="breakdown")
+    def breakdown_table(self, snapshot: HealthSnapshot):
+        return _breakdown_text(snapshot.breakdown) or "-"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

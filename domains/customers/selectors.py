@@ -1,9 +1,25 @@
-"""Reads of customers shared by the API and the admin."""
+"""Reads of customers and their health, shared by the API, the admin and the health engine."""
 
-from django.db.models import QuerySet
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Max, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import Customer
+from . import scoring
+from .models import (
+    PAYMENT_STATUS_VALUES,
+    Customer,
+    CustomerSignal,
+    HealthSnapshot,
+    HealthSource,
+    Measure,
+    Scorecard,
+    ScorecardBand,
+    ScorecardMeasure,
+)
 
 
 def customer_list() -> QuerySet[Customer]:
@@ -14,5 +30,210 @@ def customer_get(*, customer_id: str) -> Customer:
     return get_object_or_404(Customer, customer_id=customer_id)
 
 
+#: the sources whose snapshots carry a breakdown computed by a scorecard
+COMPUTED_SOURCES = (HealthSource.SIGNALS, HealthSource.RECOMPUTE)
+
+
 def customers_by_id(*, customer_ids: list[str]) -> dict[str, Customer]:
     return Customer.objects.in_bulk(customer_ids)
+
+
+# --- Scorecards -----------------------------------------------------------------------------------------
+
+
+def scorecard_spec(scorecard: Scorecard) -> scoring.ScorecardSpec:
+    """The pure form of a stored scorecard (its measures and bands must be prefetched or loadable)."""
+    return scoring.ScorecardSpec(
+        name=scorecard.name,
+        scorecard_id=scorecard.pk,
+        segment=scorecard.segment,
+        lifecycle_stage=scorecard.lifecycle_stage,
+        is_default=scorecard.is_default,
+        measures=tuple(
+            scoring.MeasureSpec(
+                measure=measure.measure,
+                weight=measure.weight,
+                normalisation=measure.normalisation,
+                direction=measure.direction,
+                min_value=measure.min_value,
+                max_value=measure.max_value,
+                target_value=measure.target_value,
+            )
+            for measure in scorecard.measures.all()
+        ),
+        bands=tuple((band.min_score, band.risk_level) for band in scorecard.bands.all())
+        or scoring.DEFAULT_RISK_BANDS,
+    )
+
+
+def scorecard_specs() -> list[scoring.ScorecardSpec]:
+    """Every active scorecard in its pure form, in three queries."""
+    scorecards = Scorecard.objects.filter(is_active=True).prefetch_related(
+        Prefetch("measures", queryset=ScorecardMeasure.objects.order_by("-weight", "measure")),
+        Prefetch("bands", queryset=ScorecardBand.objects.order_by("-min_score")),
+    )
+    return [scorecard_spec(scorecard) for scorecard in scorecards]
+
+
+def scorecard_for(customer: Customer, specs: Sequence[scoring.ScorecardSpec]) -> scoring.ScorecardSpec:
+    return scoring.choose_scorecard(
+        specs,
+        segment=customer.segment,
+        lifecycle_stage=customer.lifecycle_stage,
+        fallback=scoring.BUILT_IN_SCORECARD,
+    )
+
+
+# --- What the engine knows of each customer ------------------------------------------------------------
+
+
+@dataclass
+class HealthState:
+    """One customer's signals and recent scores, as the health engine needs them."""
+
+    #: earlier scores within the look-back: (observed_at, score, snapshot id or None for the baseline)
+    points: list[tuple[datetime, int, int | None]] = field(default_factory=list)
+    latest_breakdown: list[dict[str, Any]] | None = None
+    signal_rows: dict[str, CustomerSignal] = field(default_factory=dict)
+
+    def measure_values(self, customer: Customer) -> dict[str, float | None]:
+        """The latest value of each measure: a signal if one was sent, else the customer's own field."""
+        payment = PAYMENT_STATUS_VALUES.get(customer.finance_status)
+        values: dict[str, float | None] = {
+            Measure.ADOPTION_RATE: customer.adoption_rate,
+            Measure.ENGAGEMENT: customer.engagement_score,
+            Measure.NPS: customer.nps_score,
+            Measure.PAYMENT_STATUS: payment,
+        }
+        values.update({name: row.value for name, row in self.signal_rows.items()})
+        return values
+
+
+def health_states(*, customers: Sequence[Customer], since: datetime) -> dict[str, HealthState]:
+    """Signals, scores since ``since`` and the latest breakdown of ``customers``, in four queries."""
+    ids = [customer.customer_id for customer in customers]
+    states = {customer_id: HealthState() for customer_id in ids}
+    if not ids:
+        return states
+    for signal in CustomerSignal.objects.filter(customer_id__in=ids):
+        states[signal.customer_id].signal_rows[signal.name] = signal
+    window = (
+        HealthSnapshot.objects.filter(customer_id__in=ids, observed_at__gte=since)
+        .order_by("observed_at", "id")
+        .values_list("customer_id", "observed_at", "score", "id")
+    )
+    for customer_id, observed_at, score, snapshot_id in window:
+        states[customer_id].points.append((observed_at, score, snapshot_id))
+    latest_ids = (
+        HealthSnapshot.objects.filter(customer_id__in=ids)
+        .values("customer_id")
+        .annotate(latest_id=Max("id"))
+        .values_list("latest_id", flat=True)
+    )
+    latest = HealthSnapshot.objects.filter(id__in=list(latest_ids)).values_list("customer_id", "breakdown")
+    for customer_id, breakdown in latest:
+        states[customer_id].latest_breakdown = breakdown
+    for customer in customers:
+        state = states[customer.customer_id]
+        if state.latest_breakdown is None and not state.points:
+            # Never scored by the engine: the stored score is where the history starts.
+            state.points.append((customer.updated_at, customer.health_score, None))
+    return states
+
+
+def snapshot_breakdowns(*, snapshot_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    if not snapshot_ids:
+        return {}
+    return dict(HealthSnapshot.objects.filter(id__in=list(snapshot_ids)).values_list("id", "breakdown"))
+
+
+# --- The health of one customer, as the API shows it ---------------------------------------------------
+
+
+def health_snapshots(*, customer: Customer, limit: int) -> list[HealthSnapshot]:
+    return list(customer.health_snapshots.select_related("scorecard").order_by("-observed_at", "-id")[:limit])
+
+
+def _scorecard_summary(
+    snapshot: HealthSnapshot | None, applicable: scoring.ScorecardSpec
+) -> dict[str, Any] | None:
+    if snapshot is not None:
+        if snapshot.scorecard is not None:
+            card = snapshot.scorecard
+            return {
+                "id": card.pk,
+                "name": card.name,
+                "is_default": card.is_default,
+                "segment": card.segment or None,
+                "lifecycle_stage": card.lifecycle_stage or None,
+            }
+        return {
+            "id": None,
+            "name": snapshot.scorecard_name,
+            "is_default": False,
+            "segment": None,
+            "lifecycle_stage": None,
+        }
+    return {
+        "id": applicable.scorecard_id,
+        "name": applicable.name,
+        "is_default": applicable.is_default,
+        "segment": applicable.segment or None,
+        "lifecycle_stage": applicable.lifecycle_stage or None,
+    }
+
+
+def snapshot_entry(snapshot: HealthSnapshot) -> dict[str, Any]:
+    return {
+        "snapshot_id": snapshot.pk,
+        "score": snapshot.score,
+        "previous_score": snapshot.previous_score,
+        "score_delta": None if snapshot.previous_score is None else snapshot.score - snapshot.previous_score,
+        "health_trend": snapshot.health_trend,
+        "risk_level": snapshot.risk_level,
+        "source": snapshot.source,
+        "scorecard": snapshot.scorecard_name or None,
+        "change_reason": snapshot.change_reason or None,
+        "trigger_events": snapshot.trigger_events,
+        "changes": snapshot.changes,
+        "event_id": snapshot.event_id or None,
+        "churn_event_id": snapshot.churn_event_id or None,
+        "observed_at": snapshot.observed_at,
+    }
+
+
+def customer_health(*, customer: Customer, history_limit: int) -> dict[str, Any]:
+    """Current score, trend and risk; the latest breakdown and what changed; the signals; recent history.
+
+    The breakdown is the one of the latest computed score (a score reported by a health-change event
+    or set by hand has none of its own).
+    """
+    snapshots = health_snapshots(customer=customer, limit=max(history_limit, 1))
+    latest = snapshots[0] if snapshots else None
+    computed = (
+        latest
+        if latest is not None and latest.source in COMPUTED_SOURCES
+        else customer.health_snapshots.filter(source__in=COMPUTED_SOURCES)
+        .select_related("scorecard")
+        .order_by("-observed_at", "-id")
+        .first()
+    )
+    applicable = scorecard_for(customer, scorecard_specs())
+    signals = {
+        signal.name: {"value": signal.value, "observed_at": signal.observed_at}
+        for signal in customer.signals.order_by("name")
+    }
+    return {
+        "customer_id": customer.customer_id,
+        "health_score": customer.health_score,
+        "health_trend": customer.health_trend,
+        "risk_level": customer.risk_level,
+        "source": latest.source if latest else None,
+        "scored_at": latest.observed_at if latest else None,
+        "scorecard": _scorecard_summary(computed, applicable),
+        "breakdown": computed.breakdown if computed else [],
+        "breakdown_score": computed.score if computed else None,
+        "changes": computed.changes if computed else [],
+        "signals": signals,
+        "history": [snapshot_entry(snapshot) for snapshot in snapshots[:history_limit]],
+    }

@@ -1,11 +1,28 @@
-"""Routes of the customer API (mounted under /api/v1/cs-integration/)."""
+"""Routes of the customer API (mounted under /api/v1/cs-integration/): customers, their health and
+signals, and the health-change event."""
+
+from django.urls import re_path
 
 from csintegration.api.routers import PlatformRouter
 
-from .views import CustomerViewSet
+from .views import (
+    CustomerHealthView,
+    CustomerSignalsBulkView,
+    CustomerSignalsView,
+    CustomerViewSet,
+    HealthChangeEventView,
+)
 
 app_name = "customers"
 
+CUSTOMER_ID = r"(?P<customer_id>cust_[A-Za-z0-9_-]+)"
+
 router = PlatformRouter()
 router.register("customers", CustomerViewSet, basename="customer")
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(r"^events/health-change/?$", HealthChangeEventView.as_view(), name="health-change-event"),
+    re_path(r"^customers/signals/bulk/?$", CustomerSignalsBulkView.as_view(), name="customer-signals-bulk"),
+    re_path(rf"^customers/{CUSTOMER_ID}/health/?$", CustomerHealthView.as_view(), name="customer-health"),
+    re_path(rf"^customers/{CUSTOMER_ID}/signals/?$", CustomerSignalsView.as_view(), name="customer-signals"),
+    *router.urls,
+]

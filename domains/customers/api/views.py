@@ -1,23 +1,34 @@
 """Customer endpoints under ``/api/v1/cs-integration/customers``."""
 
 from django.db import IntegrityError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from csintegration.api.exceptions import Problem, flatten_errors
-from csintegration.api.views import PlatformModelViewSet
+from csintegration.api.schema import ProblemSerializer
+from csintegration.api.views import PlatformAPIView, PlatformModelViewSet
 
 from .. import selectors, services
 from ..filters import CustomerFilter
-from ..models import new_customer_id
+from ..models import Customer, new_customer_id
 from .serializers import (
     CustomerBulkRequestDocSerializer,
     CustomerBulkRequestSerializer,
     CustomerBulkResponseSerializer,
+    CustomerHealthSerializer,
     CustomerSerializer,
+    HealthChangeRequestSerializer,
+    HealthChangeResponseSerializer,
+    SignalsBulkItemSerializer,
+    SignalsBulkRequestDocSerializer,
+    SignalsBulkRequestSerializer,
+    SignalsBulkResponseSerializer,
+    SignalsRequestSerializer,
+    SignalsResponseSerializer,
 )
 
 TAG = "cs-integration"
@@ -141,5 +152,202 @@ class CustomerViewSet(PlatformModelViewSet):
         failed = any(result.status == "error" for result in results)
         return Response(
             {"results": [result.as_dict() for result in results]},
+            status=status.HTTP_207_MULTI_STATUS if failed else status.HTTP_200_OK,
+        )
+
+
+# --- Health ---------------------------------------------------------------------------------------------
+
+DEFAULT_HISTORY = 20
+MAX_HISTORY = 200
+
+
+def _signals_body(customer, outcome: services.SignalsOutcome) -> dict:
+    body = selectors.customer_health(customer=customer, history_limit=0)
+    health = outcome.health
+    body["previous_score"] = health.previous_score if health else customer.health_score
+    body["score_changed"] = bool(health and health.score_changed)
+    body["stale_signals"] = outcome.stale
+    return body
+
+
+@extend_schema(
+    tags=[TAG],
+    summary="Report a customer health change",
+    request=HealthChangeRequestSerializer,
+    responses={
+        202: OpenApiResponse(HealthChangeResponseSerializer, description="Recorded; webhooks follow"),
+        404: OpenApiResponse(ProblemSerializer, description="No such customer"),
+    },
+)
+class HealthChangeEventView(PlatformAPIView):
+    """Records the score another system computed as the customer's score: the risk level (from the
+    customer's scorecard bands) and the trend are recomputed, the change is kept in the health history
+    and `health_score_change` is published to webhooks. `previous_score` is the score the sender
+    believes current; the answer says whether the stored one matched and by how much it differed. A
+    change that turns the risk high or critical, or a fall of `CHURN_DROP_POINTS` within
+    `CHURN_DROP_WINDOW_DAYS`, also publishes `churn_risk_detected`."""
+
+    required_scope = "events:write"
+    rate_limit_category = "realtime"
+
+    def post(self, request):
+        payload = HealthChangeRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            result = services.health_change_record(
+                customer_id=data["customer_id"],
+                previous_score=data["previous_score"],
+                new_score=data["new_score"],
+                change_reason=data["change_reason"],
+                trigger_events=data["trigger_events"],
+                recommended_actions=data["recommended_actions"],
+                observed_at=data.get("timestamp"),
+            )
+        except Customer.DoesNotExist:
+            raise Problem(404, "not-found", f"Customer {data['customer_id']} does not exist.") from None
+        outcome = result.outcome
+        body = {
+            "event_id": outcome.event_id,
+            "customer_id": result.customer.customer_id,
+            "previous_score": result.reported_previous_score,
+            "stored_previous_score": outcome.previous_score,
+            "previous_score_matched": result.previous_score_matched,
+            "previous_score_difference": result.reported_previous_score - outcome.previous_score,
+            "new_score": outcome.score,
+            "health_score": result.customer.health_score,
+            "health_trend": result.customer.health_trend,
+            "risk_level": result.customer.risk_level,
+            "previous_risk_level": outcome.previous_risk_level,
+            "churn_risk_detected": outcome.churn is not None,
+            "churn_event_id": outcome.churn_event_id,
+            "snapshot_id": outcome.snapshot.pk,
+            "timestamp": outcome.snapshot.observed_at,
+        }
+        return Response(HealthChangeResponseSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    tags=[TAG],
+    summary="Get a customer's health with its breakdown and history",
+    parameters=[
+        OpenApiParameter(
+            "history_limit",
+            OpenApiTypes.INT,
+            description=f"How many recent scores to return, 0 to {MAX_HISTORY} (default {DEFAULT_HISTORY})",
+        )
+    ],
+    responses={200: CustomerHealthSerializer},
+)
+class CustomerHealthView(PlatformAPIView):
+    """The current score, trend and risk level; the breakdown of the latest score computed by a scorecard
+    (per measure: raw value, normalised value, weight, contribution in points, which add up to that
+    score) and what changed per measure since the score before; the scorecard; the latest signals; and
+    the most recent scores."""
+
+    scope_area = "customers"
+
+    def get(self, request, customer_id: str):
+        raw = request.query_params.get("history_limit", str(DEFAULT_HISTORY))
+        if not raw.isdigit() or int(raw) > MAX_HISTORY:
+            raise ValidationError(
+                {"history_limit": [f"Must be an integer from 0 to {MAX_HISTORY}."]}, code="invalid"
+            )
+        customer = selectors.customer_get(customer_id=customer_id)
+        body = selectors.customer_health(customer=customer, history_limit=int(raw))
+        return Response(CustomerHealthSerializer(body).data)
+
+
+@extend_schema(
+    tags=[TAG],
+    summary="Send a customer's latest signals",
+    request=SignalsRequestSerializer,
+    responses={200: SignalsResponseSerializer},
+)
+class CustomerSignalsView(PlatformAPIView):
+    """Keeps the latest value of each signal (a value observed before the stored one is not applied) and
+    recomputes the customer's health at once with the scorecard that applies to it. Adoption rate,
+    engagement and NPS also update the customer's success metrics. A changed score publishes
+    `health_score_change`; churn risk publishes `churn_risk_detected`."""
+
+    required_scope = "events:write"
+    rate_limit_category = "realtime"
+
+    def post(self, request, customer_id: str):
+        payload = SignalsRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        selectors.customer_get(customer_id=customer_id)
+        results = services.health_signals_record(
+            items=[services.SignalInput(customer_id, data["signals"], data.get("observed_at"))]
+        )
+        if customer_id not in results:  # deleted meanwhile
+            raise Problem(404, "not-found", f"Customer {customer_id} does not exist.")
+        customer = selectors.customer_get(customer_id=customer_id)
+        return Response(SignalsResponseSerializer(_signals_body(customer, results[customer_id])).data)
+
+
+@extend_schema(
+    tags=[TAG],
+    summary="Send the latest signals of up to 1000 customers",
+    request=SignalsBulkRequestDocSerializer,
+    responses={
+        200: OpenApiResponse(SignalsBulkResponseSerializer, description="Every item was recorded"),
+        207: OpenApiResponse(
+            SignalsBulkResponseSerializer, description="Some items failed; the rest were kept"
+        ),
+    },
+)
+class CustomerSignalsBulkView(PlatformAPIView):
+    """Each item is validated on its own; the valid ones are recorded and their customers' health
+    recomputed at once, in one transaction. Answers 200 when every item was recorded, 207 when some
+    failed (unknown customer or invalid values)."""
+
+    required_scope = "events:write"
+    rate_limit_category = "bulk"
+    signature_required_actions = ("POST",)
+
+    def post(self, request):
+        payload = SignalsBulkRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        results: list[dict] = []
+        valid: list[tuple[int, services.SignalInput]] = []
+        for index, record in enumerate(payload.validated_data["items"]):
+            item = SignalsBulkItemSerializer(data=record)
+            customer_id = record.get("customer_id") if isinstance(record.get("customer_id"), str) else None
+            if not item.is_valid():
+                errors = flatten_errors(ValidationError(item.errors).get_full_details())
+                results.append(
+                    {"index": index, "customer_id": customer_id, "status": "error", "errors": errors}
+                )
+                continue
+            data = item.validated_data
+            valid.append(
+                (index, services.SignalInput(data["customer_id"], data["signals"], data.get("observed_at")))
+            )
+            results.append({"index": index, "customer_id": customer_id, "status": "recorded"})
+
+        outcomes = services.health_signals_record(items=[signal for _, signal in valid])
+        for index, signal in valid:
+            outcome = outcomes.get(signal.customer_id)
+            if outcome is None:
+                results[index].update(
+                    status="error",
+                    errors=[{"field": "customer_id", "code": "not_found", "message": "No such customer."}],
+                )
+                continue
+            customer = outcome.health.customer if outcome.health else None
+            if customer is not None:
+                results[index].update(
+                    health_score=customer.health_score,
+                    previous_score=outcome.health.previous_score,
+                    health_trend=customer.health_trend,
+                    risk_level=customer.risk_level,
+                )
+            results[index]["stale_signals"] = outcome.stale
+        failed = any(result["status"] == "error" for result in results)
+        return Response(
+            SignalsBulkResponseSerializer({"results": results}).data,
             status=status.HTTP_207_MULTI_STATUS if failed else status.HTTP_200_OK,
         )

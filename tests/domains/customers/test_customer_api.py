@@ -1,5 +1,7 @@
 """The customer API end to end, with real tokens: success paths and every error path."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -7,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from domains.customers.models import Customer
+from tests.conftest import sign_request_kwargs
 
 BASE = "/api/v1/cs-integration/customers"
 PROBLEM = "application/problem+json"
@@ -32,6 +35,14 @@ SEED_CUSTOMER = {
 }
 
 pytestmark = pytest.mark.django_db
+
+
+def signed_bulk(client, payload):
+    """POST …/customers/bulk with the RFC 9421 signature that the endpoint requires."""
+    body = json.dumps(payload).encode()
+    path = f"{BASE}/bulk"
+    signature = sign_request_kwargs(client.integration, "POST", path, body)
+    return client.post(path, data=body, content_type="application/json", **signature)
 
 
 def assert_problem(response, status: int, slug: str | None = None):
@@ -231,8 +242,8 @@ def test_password_grant_is_refused(make_integration_client):
 def test_bulk_upsert_with_mixed_records(api):
     client = api()
     client.post(BASE, SEED_CUSTOMER, format="json")
-    response = client.post(
-        f"{BASE}/bulk",
+    response = signed_bulk(
+        client,
         {
             "customers": [
                 {"name": "New One", "health_score": 70},
@@ -242,7 +253,6 @@ def test_bulk_upsert_with_mixed_records(api):
                 {"customer_id": "cust_new2", "name": "Twice"},
             ]
         },
-        format="json",
     )
     assert response.status_code == 207, response.content
     results = response.json()["results"]
@@ -259,14 +269,14 @@ def test_bulk_all_valid_is_200_and_uses_few_queries(api):
     client = api()
     records = [{"customer_id": f"cust_bulk{i}", "name": f"Bulk {i}"} for i in range(300)]
     with CaptureQueriesContext(connection) as queries:
-        response = client.post(f"{BASE}/bulk", {"customers": records}, format="json")
+        response = signed_bulk(client, {"customers": records})
     assert response.status_code == 200
     assert Customer.objects.filter(customer_id__startswith="cust_bulk").count() == 300
     assert len(queries) < 30, len(queries)
 
     updates = [{"customer_id": f"cust_bulk{i}", "health_score": 90} for i in range(300)]
     with CaptureQueriesContext(connection) as queries:
-        response = client.post(f"{BASE}/bulk", {"customers": updates}, format="json")
+        response = signed_bulk(client, {"customers": updates})
     assert response.status_code == 200
     assert {r["status"] for r in response.json()["results"]} == {"updated"}
     assert len(queries) < 30, len(queries)
@@ -274,7 +284,7 @@ def test_bulk_all_valid_is_200_and_uses_few_queries(api):
 
 
 def test_bulk_refuses_more_than_1000_records(api):
-    response = api().post(f"{BASE}/bulk", {"customers": [{"name": "x"}] * 1001}, format="json")
+    response = signed_bulk(api(), {"customers": [{"name": "x"}] * 1001})
     assert_problem(response, 400)
 
 
@@ -318,3 +328,21 @@ def test_request_id_is_echoed_or_generated(api):
     assert client.get(BASE, HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
     generated = client.get(BASE, HTTP_X_REQUEST_ID="bad id with spaces")["X-Request-ID"]
     assert generated != "bad id with spaces" and len(generated) == 32
+
+
+def test_delete_is_signed_and_an_unsigned_delete_is_401(api):
+    client = api()
+    client.post(BASE, SEED_CUSTOMER, format="json")
+    path = f"{BASE}/cust_12345"
+    assert_problem(client.delete(path), 401, "signature-required")
+    assert Customer.objects.filter(pk="cust_12345").exists()
+
+    response = client.delete(path, **sign_request_kwargs(client.integration, "DELETE", path))
+    assert response.status_code == 204, response.content
+    assert not Customer.objects.filter(pk="cust_12345").exists()
+
+
+def test_unsigned_bulk_is_401(api):
+    response = api().post(f"{BASE}/bulk", {"customers": [{"name": "Unsigned"}]}, format="json")
+    assert_problem(response, 401, "signature-required")
+    assert not Customer.objects.filter(name="Unsigned").exists()

@@ -9,11 +9,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from csintegration.adminsite.totp import totp_device_enroll
 from csintegration.clients.models import IntegrationClient
 from csintegration.clients.services import client_create
 from domains.customers.models import (
+    PAYMENT_STATUS_VALUES,
     Customer,
+    CustomerSignal,
     FinanceStatus,
     HealthTrend,
     LifecycleStage,
@@ -23,13 +27,17 @@ from domains.customers.models import (
     SalesStatus,
     Segment,
 )
-from domains.customers.scoring import risk_level_for_score
+from domains.customers.scoring import compute_health, risk_level_for_score
+from domains.customers.selectors import scorecard_for, scorecard_specs
+from domains.customers.services import health_recompute_customers
 
 DEMO_CLIENT_NAME = "Demo integration"
 DEMO_CLIENT_ID = "demo-integration-client"
 DEMO_CLIENT_SECRET = "demo-client-secret-change-me"
 DEMO_SIGNING_SECRET = "demo-signing-secret-change-me"
 DEMO_ADMIN = ("admin", "admin@example.com", "admin-demo-password")
+# The demo admin's TOTP key (base32), fixed so the README can say how to get a code; never in production.
+DEMO_ADMIN_TOTP_KEY = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 _PREFIXES = (
     "Acme",
@@ -126,6 +134,34 @@ def demo_customers(count: int, seed: int = 20261127) -> list[Customer]:
     return customers
 
 
+def demo_signals(customers: list[Customer], seed: int = 20261128) -> list[CustomerSignal]:
+    """Logins and support tickets in line with each customer's health; each customer's score and risk
+    level are then set to what its scorecard computes from all its signals and metrics."""
+    rng = random.Random(seed)
+    specs = scorecard_specs()
+    signals = []
+    for customer in customers:
+        base = customer.health_score
+        values = {
+            "login_frequency": float(max(0, round(base / 100 * 25 + rng.uniform(-4, 4)))),
+            "support_tickets": float(max(0, round(rng.gauss((100 - base) / 20, 1)))),
+        }
+        signals += [
+            CustomerSignal(customer=customer, name=name, value=value) for name, value in values.items()
+        ]
+        scorecard = scorecard_for(customer, specs)
+        measures = {
+            "adoption_rate": customer.adoption_rate,
+            "engagement": customer.engagement_score,
+            "nps": customer.nps_score,
+            "payment_status": PAYMENT_STATUS_VALUES.get(customer.finance_status),
+            **values,
+        }
+        computed = compute_health(scorecard, measures)
+        customer.health_score, customer.risk_level = computed.score, computed.risk_level
+    return signals
+
+
 class Command(BaseCommand):
     help = "Load demo customers, a demo OAuth client with every scope and a demo admin (idempotent)."
 
@@ -139,7 +175,12 @@ class Command(BaseCommand):
             Customer.objects.filter(customer_id__startswith="cust_demo").values_list("pk", flat=True)
         )
         new = [c for c in demo_customers(options["customers"]) if c.customer_id not in existing]
+        signals = demo_signals(new)
         Customer.objects.bulk_create(new, batch_size=500)
+        CustomerSignal.objects.bulk_create(signals, batch_size=1000)
+        # Record each demo customer's first score with its breakdown (the scores already match, so
+        # nothing is published).
+        health_recompute_customers(customers=new)
 
         if not IntegrationClient.objects.filter(client_id=DEMO_CLIENT_ID).exists():
             client_create(
@@ -155,6 +196,10 @@ class Command(BaseCommand):
         user_model = get_user_model()
         if not user_model.objects.filter(username=username).exists():
             user_model.objects.create_superuser(username=username, email=email, password=password)
+        admin_user = user_model.objects.get(username=username)
+        if not TOTPDevice.objects.filter(user=admin_user, confirmed=True).exists():
+            totp_device_enroll(username=username, key_base32=DEMO_ADMIN_TOTP_KEY)
+        totp_device = TOTPDevice.objects.filter(user=admin_user, confirmed=True).first()
 
         credentials = {
             "client_id": DEMO_CLIENT_ID,
@@ -162,9 +207,15 @@ class Command(BaseCommand):
             "signing_secret": DEMO_SIGNING_SECRET,
             "admin_username": username,
             "admin_password": password,
+            "admin_totp_uri": totp_device.config_url,
         }
         if options["json"]:
             self.stdout.write(json.dumps(credentials))
             return
         self.stdout.write(f"Demo data: {len(new)} customers added ({len(existing) + len(new)} in all).")
         self.stdout.write(f"Demo OAuth client: {json.dumps(credentials)}")
+        self.stdout.write(
+            f"Admin: http://127.0.0.1:8000/admin/ as {username} / {password}, plus a TOTP code: add "
+            f"{totp_device.config_url} to an authenticator app, or run `.venv/bin/python manage.py "
+            f"totp_code {username}` for the current code."
+        )

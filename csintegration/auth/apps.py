@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PlatformAuthConfig(AppConfig):
+    name = "csintegration.auth"
+    label = "platform_auth"
+    verbose_name = "API authentication"

@@ -1,0 +1,10 @@
+"""App config for domain events: the outbox, its fan-out to subscribers and the event log."""
+
+from django.apps import AppConfig
+
+
+class EventsConfig(AppConfig):
+    name = "csintegration.events"
+    label = "events"
+    verbose_name = "Domain events"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,32 @@
+"""Query filters of the event log."""
+
+import django_filters
+
+from csintegration.api.filters import StrictFilterSet
+
+from .models import Event, EventType
+
+
+class EventFilter(StrictFilterSet):
+    event_type = django_filters.MultipleChoiceFilter(
+        choices=EventType.choices, help_text="Repeat to match any of several types"
+    )
+    customer_id = django_filters.CharFilter(field_name="customer_id", help_text="Events of this customer")
+    occurred_after = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="gte", help_text="ISO 8601 time; events at or after it"
+    )
+    occurred_before = django_filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="lt", help_text="ISO 8601 time; events strictly before it"
+    )
+    dispatched = django_filters.ChoiceFilter(
+        choices=(("true", "true"), ("false", "false")),
+        method="filter_dispatched",
+        help_text="true: handed to every subscriber; false: still in the outbox",
+    )
+
+    class Meta:
+        model = Event
+        fields = []
+
+    def filter_dispatched(self, queryset, name, value):
+        return queryset.filter(dispatched_at__isnull=value != "true")

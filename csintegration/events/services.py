@@ -1,0 +1,371 @@
+"""Writes of the event machinery: publish into the outbox, fan out to subscribers, sweep, re-dispatch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from .models import Event, EventReceipt, EventType
+from .registry import Subscriber, subscribers_for
+
+logger = logging.getLogger(__name__)
+
+#: keys of the delivered body that publish() sets itself
+RESERVED_KEYS = ("event", "customer_id", "timestamp")
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, to the millisecond when there is a fraction."""
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime):
+        return iso_utc(value if timezone.is_aware(value) else value.replace(tzinfo=UTC))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable in an event payload.")
+
+
+def queue_for(event_type: str) -> str:
+    """The Celery queue of an event's fan-out: churn risk jumps the line on the critical queue."""
+    return "critical" if event_type in settings.EVENTS_CRITICAL_TYPES else settings.EVENTS_DEFAULT_QUEUE
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before fan-out run ``attempts + 1``: doubling from EVENTS_RETRY_BASE_SECONDS, ±20 %."""
+    base = settings.EVENTS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return min(base, settings.EVENTS_RETRY_MAX_SECONDS) * random.uniform(0.8, 1.2)
+
+
+def _build_event(
+    event_type: str, *, customer_id: str | None, payload: dict, occurred_at: datetime | None, now: datetime
+) -> Event:
+    """Validate one event and build its row (unsaved), with the body subscribers will receive."""
+    if event_type not in EventType.values:
+        raise ValueError(f"Unknown event type {event_type!r}; add it to EventType first.")
+    if not isinstance(payload, dict):
+        raise TypeError("An event payload is a dict.")
+    if "event" in payload and payload["event"] != event_type:
+        raise ValueError("The payload's 'event' differs from the event type.")
+    if "customer_id" in payload and payload["customer_id"] != customer_id:
+        raise ValueError("The payload's 'customer_id' differs from customer_id.")
+    if "timestamp" in payload:
+        raise ValueError("Pass the time as occurred_at, not as a 'timestamp' in the payload.")
+    if occurred_at is None:
+        occurred_at = now
+    elif timezone.is_naive(occurred_at):
+        raise ValueError("occurred_at must be timezone-aware.")
+    occurred_at = occurred_at.astimezone(UTC)
+    body = {
+        "event": str(event_type),
+        "customer_id": customer_id,
+        **payload,
+        "timestamp": iso_utc(occurred_at),
+    }
+    # Normalise to plain JSON now, so the stored body is byte for byte what subscribers receive.
+    body = json.loads(json.dumps(body, default=_json_default))
+    return Event(
+        event_type=str(event_type),
+        customer_id=customer_id,
+        payload=body,
+        occurred_at=occurred_at,
+        next_attempt_at=now + timedelta(seconds=settings.EVENTS_SWEEP_GRACE_SECONDS),
+    )
+
+
+def event_publish(
+    event_type: str, *, customer_id: str | None, payload: dict, occurred_at: datetime | None = None
+) -> Event:
+    """Write an event in the caller's transaction and fan it out once that transaction commits.
+
+    The delivered body is ``{"event": event_type, "customer_id": customer_id, **payload,
+    "timestamp": occurred_at}``. If the transaction rolls back, the event never existed; if the broker
+    cannot take the fan-out after commit, the event waits in the outbox for the sweeper.
+    """
+    event = _build_event(
+        event_type, customer_id=customer_id, payload=payload, occurred_at=occurred_at, now=timezone.now()
+    )
+    with transaction.atomic():
+        event.save(force_insert=True)
+        transaction.on_commit(partial(enqueue_dispatch, event.event_id, event.event_type))
+    return event
+
+
+#: one message of ``event_publish_many``: (event type, customer id, payload, occurred_at or None)
+EventMessage = tuple[str, str | None, dict, datetime | None]
+
+
+def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
+    """``event_publish`` for many events at once: one INSERT per 500 rows, and after commit the
+    fan-outs go to the broker in batches (one message per EVENTS_FANOUT_BATCH_SIZE events; critical
+    events one by one, on the critical queue)."""
+    now = timezone.now()
+    events = [
+        _build_event(event_type, customer_id=customer_id, payload=payload, occurred_at=occurred_at, now=now)
+        for event_type, customer_id, payload, occurred_at in messages
+    ]
+    if not events:
+        return []
+    with transaction.atomic():
+        Event.objects.bulk_create(events, batch_size=500)
+        transaction.on_commit(partial(enqueue_dispatch_many, [(e.event_id, e.event_type) for e in events]))
+    return events
+
+
+def enqueue_dispatch_many(events: list[tuple[str, str]]) -> None:
+    """Enqueue the fan-out of many events; never raises (the sweeper catches what fails)."""
+    from .tasks import dispatch_events
+
+    batch: list[str] = []
+    size = settings.EVENTS_FANOUT_BATCH_SIZE
+
+    def flush() -> None:
+        try:
+            dispatch_events.apply_async(
+                args=(list(batch),),
+                queue=settings.EVENTS_DEFAULT_QUEUE,
+                retry=True,
+                retry_policy=settings.EVENTS_ENQUEUE_RETRY_POLICY,
+            )
+        except Exception:
+            logger.warning(
+                "Could not enqueue %s fan-outs; the sweeper will retry them.", len(batch), exc_info=True
+            )
+        batch.clear()
+
+    for event_id, event_type in events:
+        if queue_for(event_type) != settings.EVENTS_DEFAULT_QUEUE:
+            enqueue_dispatch(event_id, event_type)
+            continue
+        batch.append(event_id)
+        if len(batch) >= size:
+            flush()
+    if batch:
+        flush()
+
+
+def enqueue_dispatch(event_id: str, event_type: str, *, countdown: float | None = None) -> bool:
+    """Hand the fan-out of one event to the broker; never raises (the sweeper catches what fails)."""
+    from .tasks import dispatch_event
+
+    try:
+        dispatch_event.apply_async(
+            args=(event_id,),
+            queue=queue_for(event_type),
+            countdown=countdown,
+            retry=True,
+            retry_policy=settings.EVENTS_ENQUEUE_RETRY_POLICY,
+        )
+    except Exception:
+        logger.warning(
+            "Could not enqueue the fan-out of %s; the sweeper will retry it.", event_id, exc_info=True
+        )
+        return False
+    return True
+
+
+@dataclass
+class DispatchOutcome:
+    """What one fan-out run did."""
+
+    event_id: str
+    event_type: str = ""
+    found: bool = True
+    dispatched: bool = False
+    attempts: int = 0
+    completed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    #: seconds until the next run, when one is due
+    retry_in: float | None = None
+
+
+def _record_failure(event: Event, subscriber: Subscriber, error: str) -> None:
+    with transaction.atomic():
+        receipt, _ = EventReceipt.objects.select_for_update().get_or_create(
+            event=event, subscriber=subscriber.name
+        )
+        if receipt.completed_at is None:
+            receipt.attempts += 1
+            receipt.last_error = error[:4000]
+            receipt.save(update_fields=["attempts", "last_error", "updated_at"])
+
+
+def _run_subscriber(event: Event, subscriber: Subscriber) -> str | None:
+    """Call one handler; its writes and its receipt commit together. ``None`` on success, else the error."""
+    try:
+        with transaction.atomic():
+            receipt = (
+                EventReceipt.objects.select_for_update()
+                .filter(event=event, subscriber=subscriber.name)
+                .first()
+            )
+            if receipt is not None and receipt.completed_at is not None:
+                return None
+            subscriber.handler(event)
+            now = timezone.now()
+            if receipt is None:
+                EventReceipt.objects.create(
+                    event=event, subscriber=subscriber.name, attempts=1, completed_at=now
+                )
+            else:
+                receipt.attempts += 1
+                receipt.completed_at = now
+                receipt.last_error = ""
+                receipt.save(update_fields=["attempts", "completed_at", "last_error", "updated_at"])
+        return None
+    except IntegrityError:
+        # A concurrent run of the same fan-out finished this subscriber first; ours rolled back.
+        if EventReceipt.objects.filter(
+            event=event, subscriber=subscriber.name, completed_at__isnull=False
+        ).exists():
+            return None
+        error = "integrity error while recording the receipt"
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    logger.warning(
+        "Subscriber %s failed on %s (%s): %s", subscriber.name, event.event_id, event.event_type, error
+    )
+    _record_failure(event, subscriber, error)
+    return error
+
+
+def event_dispatch(*, event_id: str) -> DispatchOutcome:
+    """Run every subscriber of the event that has not yet handled it; mark it dispatched when all have.
+
+    Safe to run twice or concurrently: finished subscribers are skipped by their receipts.
+    """
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        return DispatchOutcome(event_id=event_id, found=False)
+    outcome = DispatchOutcome(
+        event_id=event_id, event_type=event.event_type, attempts=event.dispatch_attempts
+    )
+    if event.dispatched_at is not None:
+        outcome.dispatched = True
+        return outcome
+
+    finished = set(
+        EventReceipt.objects.filter(event=event, completed_at__isnull=False).values_list(
+            "subscriber", flat=True
+        )
+    )
+    for subscriber in subscribers_for(event.event_type):
+        if subscriber.name in finished:
+            outcome.skipped.append(subscriber.name)
+            continue
+        error = _run_subscriber(event, subscriber)
+        if error is None:
+            outcome.completed.append(subscriber.name)
+        else:
+            outcome.failed[subscriber.name] = error
+
+    now = timezone.now()
+    with transaction.atomic():
+        event = Event.objects.select_for_update().get(pk=event_id)
+        event.dispatch_attempts += 1
+        outcome.attempts = event.dispatch_attempts
+        if event.dispatched_at is not None:
+            outcome.dispatched = True  # a concurrent run finished it
+        elif not outcome.failed:
+            event.dispatched_at = now
+            event.next_attempt_at = None
+            event.last_error = ""
+            outcome.dispatched = True
+        else:
+            event.last_error = "; ".join(f"{name}: {error}" for name, error in outcome.failed.items())[:4000]
+            if event.dispatch_attempts < settings.EVENTS_MAX_DISPATCH_ATTEMPTS:
+                outcome.retry_in = retry_delay(event.dispatch_attempts)
+                # The task retries itself after retry_in; the sweeper steps in only if that retry is lost.
+                event.next_attempt_at = now + timedelta(
+                    seconds=outcome.retry_in + settings.EVENTS_SWEEP_LEASE_SECONDS
+                )
+            else:
+                event.next_attempt_at = None
+                logger.error(
+                    "Gave up dispatching %s after %s runs: %s",
+                    event.event_id,
+                    event.dispatch_attempts,
+                    event.last_error,
+                )
+        event.save(update_fields=["dispatch_attempts", "dispatched_at", "next_attempt_at", "last_error"])
+    return outcome
+
+
+def _sweep_lease(enqueue_count: int) -> timedelta:
+    """How long a swept event is left alone before it may be swept again: doubles per sweep, ≤ 1 h."""
+    seconds = settings.EVENTS_SWEEP_LEASE_SECONDS * 2 ** min(enqueue_count, 10)
+    return timedelta(seconds=min(seconds, 3600))
+
+
+def events_sweep_undispatched(*, batch_size: int | None = None, now: datetime | None = None) -> int:
+    """Re-enqueue the fan-out of events whose dispatch is overdue (lost on a broker outage or crash).
+
+    Takes one batch, oldest first; on PostgreSQL concurrent sweepers skip each other's rows. Each
+    swept event is leased (its next attempt pushed back) so that the next sweep does not enqueue it
+    again while its fan-out waits in a busy queue.
+    """
+    now = now or timezone.now()
+    batch_size = batch_size or settings.EVENTS_SWEEP_BATCH_SIZE
+    with transaction.atomic():
+        overdue = Event.objects.filter(dispatched_at__isnull=True, next_attempt_at__lte=now).order_by(
+            "next_attempt_at"
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            overdue = overdue.select_for_update(skip_locked=True)
+        events = list(overdue.only("event_id", "event_type", "enqueue_count", "next_attempt_at")[:batch_size])
+        for event in events:
+            event.next_attempt_at = now + _sweep_lease(event.enqueue_count)
+            event.enqueue_count += 1
+        Event.objects.bulk_update(events, ["next_attempt_at", "enqueue_count"])
+        for event in events:
+            transaction.on_commit(partial(enqueue_dispatch, event.event_id, event.event_type))
+    if events:
+        logger.info("Swept %s undispatched events back to the broker.", len(events))
+    return len(events)
+
+
+def events_redispatch(*, event_ids: Iterable[str]) -> int:
+    """Send events through the fan-out again (the admin's "re-dispatch").
+
+    An undispatched event is retried for the subscribers that have not handled it, with a fresh
+    budget of attempts; a dispatched one is handed to every subscriber again (handlers are idempotent).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        events = list(Event.objects.select_for_update().filter(pk__in=list(event_ids)))
+        dispatched_ids = [event.pk for event in events if event.dispatched_at is not None]
+        EventReceipt.objects.filter(event_id__in=dispatched_ids).delete()
+        for event in events:
+            event.dispatched_at = None
+            event.dispatch_attempts = 0
+            event.enqueue_count += 1
+            event.last_error = ""
+            event.next_attempt_at = now + _sweep_lease(0)
+        Event.objects.bulk_update(
+            events, ["dispatched_at", "dispatch_attempts", "enqueue_count", "last_error", "next_attempt_at"]
+        )
+        for event in events:
+            transaction.on_commit(partial(enqueue_dispatch, event.event_id, event.event_type))
+    return len(events)

@@ -1,0 +1,238 @@
+"""Back-office of webhooks: endpoints (rotate secret, replay failed), messages, deliveries with attempts."""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.utils import timezone
+from django.utils.html import format_html
+
+from . import services
+from .models import Attempt, Delivery, DeliveryStatus, Message, WebhookEndpoint
+
+STATUS_COLOURS = {
+    DeliveryStatus.PENDING: "#9a6700",
+    DeliveryStatus.SUCCEEDED: "#1a7f37",
+    DeliveryStatus.FAILED: "#d1242f",
+}
+
+
+class ReplaySinceActionForm(ActionForm):
+    since = forms.DateTimeField(
+        required=False,
+        help_text="Replay failed deliveries created since (default: 24 hours ago)",
+        widget=forms.DateTimeInput(attrs={"placeholder": "since YYYY-MM-DD HH:MM"}),
+    )
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("client", "url", "event_types", "description")
+
+    def clean_url(self):
+        return services.validate_endpoint_url(self.cleaned_data["url"])
+
+    def clean_event_types(self):
+        return services.validate_event_types(self.cleaned_data["event_types"])
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    action_form = ReplaySinceActionForm
+    list_display = (
+        "id",
+        "client",
+        "url",
+        "events",
+        "is_active",
+        "disabled_reason",
+        "disabled_at",
+        "created_at",
+    )
+    list_filter = ("is_active", "disabled_reason")
+    search_fields = ("id", "url", "client__name", "client__client_id")
+    list_select_related = ("client",)
+    readonly_fields = (
+        "id",
+        "is_active",
+        "disabled_reason",
+        "disabled_at",
+        "failing_since",
+        "previous_secret_expires_at",
+        "created_at",
+        "updated_at",
+    )
+    actions = ("rotate_secret", "replay_failed", "enable", "disable")
+
+    @admin.display(description="events")
+    def events(self, endpoint: WebhookEndpoint) -> str:
+        return ", ".join(endpoint.event_types)
+
+    def get_fields(self, request, obj=None):
+        fields = ["client", "url", "event_types", "description"]
+        return fields if obj is None else [*fields, *self.readonly_fields]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            services.endpoint_update(
+                endpoint=WebhookEndpoint.objects.get(pk=obj.pk),
+                data={name: data[name] for name in ("url", "event_types", "description")},
+            )
+            return
+        endpoint, secret = services.endpoint_create(
+            client=data["client"],
+            url=data["url"],
+            event_types=data["event_types"],
+            description=data["description"],
+        )
+        obj.pk = endpoint.pk
+        messages.warning(request, f"The signing secret of {endpoint.pk}, shown only now: {secret}")
+
+    def delete_model(self, request, obj):
+        services.endpoint_delete(endpoint=obj)
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset:
+            services.endpoint_delete(endpoint=endpoint)
+
+    @admin.action(description="Rotate the signing secret (the new one is shown once)")
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            secret = services.endpoint_rotate_secret(endpoint=endpoint)
+            messages.warning(request, f"New signing secret of {endpoint.pk}, shown only now: {secret}")
+
+    @admin.action(description="Replay failed deliveries since the time given (default 24 h)")
+    def replay_failed(self, request, queryset):
+        since = request.POST.get("since")
+        try:
+            since = forms.DateTimeField().clean(since) if since else timezone.now() - timedelta(hours=24)
+        except forms.ValidationError:
+            messages.error(request, "The 'since' time is not a valid date and time.")
+            return
+        for endpoint in queryset:
+            try:
+                ids = services.endpoint_replay_failed(endpoint=endpoint, since=since)
+            except services.WebhookConflict as exc:
+                messages.error(request, f"{endpoint.pk}: {exc}")
+                continue
+            messages.success(request, f"{endpoint.pk}: {len(ids)} failed deliveries queued again.")
+
+    @admin.action(description="Re-enable")
+    def enable(self, request, queryset):
+        for endpoint in queryset.filter(is_active=False):
+            services.endpoint_enable(endpoint=endpoint)
+
+    @admin.action(description="Disable")
+    def disable(self, request, queryset):
+        for endpoint in queryset.filter(is_active=True):
+            services.endpoint_disable(endpoint=endpoint, reason="manual", notify=False)
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ("id", "endpoint", "status", "attempt_count", "last_status_code", "next_attempt_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "event_type", "customer_id", "event_id", "occurred_at", "created_at")
+    list_filter = ("event_type",)
+    search_fields = ("id", "event_id", "customer_id")
+    readonly_fields = ("id", "event_id", "event_type", "customer_id", "body", "occurred_at", "created_at")
+    inlines = (DeliveryInline,)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AttemptInline(admin.TabularInline):
+    model = Attempt
+    fields = ("number", "status_code", "succeeded", "duration_ms", "error", "response_excerpt", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "endpoint",
+        "event_type",
+        "status_badge",
+        "attempt_count",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    )
+    list_filter = ("status", "event_type")
+    search_fields = ("id", "message__id", "message__event_id", "endpoint__id", "endpoint__url")
+    list_select_related = ("endpoint",)
+    readonly_fields = (
+        "id",
+        "message",
+        "endpoint",
+        "event_type",
+        "status",
+        "attempt_count",
+        "schedule_position",
+        "next_attempt_at",
+        "lease_expires_at",
+        "in_flight_since",
+        "last_status_code",
+        "last_error",
+        "last_attempt_at",
+        "succeeded_at",
+        "replay_count",
+        "created_at",
+        "updated_at",
+    )
+    exclude = ("lease_token",)
+    inlines = (AttemptInline,)
+    actions = ("replay",)
+    show_full_result_count = False
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, delivery: Delivery):
+        return format_html(
+            '<span style="color:#fff;background:{};padding:2px 8px;border-radius:8px">{}</span>',
+            STATUS_COLOURS.get(delivery.status, "#57606a"),
+            delivery.get_status_display(),
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Replay (send again with a fresh schedule)")
+    def replay(self, request, queryset):
+        replayed = 0
+        for delivery in queryset:
+            try:
+                services.delivery_replay(delivery=delivery)
+                replayed += 1
+            except services.WebhookConflict as exc:
+                messages.error(request, f"{delivery.pk}: {exc}")
+        if replayed:
+            messages.success(request, f"{replayed} deliveries queued again.")

@@ -1,0 +1,16 @@
+"""Routes of the webhook API (mounted under /api/v1/cs-integration/)."""
+
+from csintegration.api.routers import PlatformRouter
+
+from .views import ENDPOINT_ID, WebhookDeliveryViewSet, WebhookEndpointViewSet
+
+app_name = "webhooks"
+
+router = PlatformRouter()
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register(
+    rf"webhooks/(?P<endpoint_id>{ENDPOINT_ID})/deliveries",
+    WebhookDeliveryViewSet,
+    basename="webhook-delivery",
+)
+urlpatterns = router.urls

@@ -1,0 +1,30 @@
+"""Query filters of the endpoint and delivery lists."""
+
+import django_filters
+
+from csintegration.api.filters import StrictFilterSet
+from csintegration.events.models import EventType
+
+from .models import Delivery, DeliveryStatus, WebhookEndpoint
+
+
+class EndpointFilter(StrictFilterSet):
+    is_active = django_filters.BooleanFilter(help_text="true or false")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = []
+
+
+class DeliveryFilter(StrictFilterSet):
+    status = django_filters.MultipleChoiceFilter(
+        choices=DeliveryStatus.choices, help_text="Repeat to match any of several states"
+    )
+    event_type = django_filters.MultipleChoiceFilter(choices=EventType.choices)
+    created_since = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="ISO 8601 time; deliveries created since then"
+    )
+
+    class Meta:
+        model = Delivery
+        fields = []

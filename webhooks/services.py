@@ -1,0 +1,680 @@
+"""Every write of the webhooks app: endpoints, messages from events, delivery attempts, retries and replays.
+
+A delivery's state lives in its row. A queued or in-flight delivery holds a lease (``lease_token`` and
+``lease_expires_at``): the task that carries the token may claim it, anyone else waits for the lease to
+lapse. A worker that dies mid-attempt leaves its lease to lapse, and the dispatcher queues the delivery
+again; the lost try is recorded as an attempt with an error.
+"""
+
+import json
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import mail_admins
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from csintegration.events.models import EventType
+
+from . import signing, transport
+from .models import (
+    ALL_EVENTS,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    DisabledReason,
+    Message,
+    WebhookEndpoint,
+)
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT_DISABLED_ERROR = "The endpoint is disabled; the delivery was not sent."
+LOST_ATTEMPT_ERROR = "The worker stopped before this attempt completed; the delivery is retried."
+
+
+class WebhookConflict(Exception):
+    """The operation does not fit the current state (e.g. replaying on a disabled endpoint)."""
+
+
+# --- Validation -----------------------------------------------------------------------------------------
+
+
+def validate_event_types(event_types: Iterable[str]) -> list[str]:
+    """De-duplicated event types; ``["*"]`` alone means every type. Raises ValidationError."""
+    if isinstance(event_types, str) or not isinstance(event_types, Iterable):
+        raise ValidationError("A list of event types is required.", code="invalid")
+    values = list(dict.fromkeys(event_types))
+    if not values:
+        raise ValidationError("At least one event type (or '*') is required.", code="empty")
+    if ALL_EVENTS in values:
+        if len(values) > 1:
+            raise ValidationError("'*' already means every event type; list nothing else.", code="invalid")
+        return values
+    unknown = [value for value in values if value not in EventType.values]
+    if unknown:
+        raise ValidationError(
+            f"Unknown event type(s): {', '.join(map(str, unknown))}. "
+            f"Known: {', '.join(EventType.values)}, or '*'.",
+            code="unknown_event_type",
+        )
+    return values
+
+
+def validate_endpoint_url(url: str) -> str:
+    """An https URL whose host resolves only to public addresses (or to ``WEBHOOK_ALLOWED_NETWORKS``)."""
+    try:
+        transport.validate_destination(url)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="unsafe_url") from exc
+    return url
+
+
+# --- Endpoints ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def endpoint_create(
+    *, client: Any, url: str, event_types: list[str], description: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; returns it with its secret (the only time, besides rotation, it is shown)."""
+    secret = signing.new_secret()
+    endpoint = WebhookEndpoint.objects.create(
+        client=client,
+        url=validate_endpoint_url(url),
+        event_types=validate_event_types(event_types),
+        description=description,
+        secret=secret,
+    )
+    return endpoint, secret
+
+
+@transaction.atomic
+def endpoint_update(*, endpoint: WebhookEndpoint, data: dict[str, Any]) -> WebhookEndpoint:
+    """Change url, events, description or is_active. Re-activating clears the disabled state."""
+    changed: list[str] = []
+    if "url" in data and data["url"] != endpoint.url:
+        endpoint.url = validate_endpoint_url(data["url"])
+        changed.append("url")
+    if "event_types" in data:
+        endpoint.event_types = validate_event_types(data["event_types"])
+        changed.append("event_types")
+    if "description" in data and data["description"] != endpoint.description:
+        endpoint.description = data["description"]
+        changed.append("description")
+    if changed:
+        endpoint.save(update_fields=[*changed, "updated_at"])
+    if "is_active" in data and data["is_active"] != endpoint.is_active:
+        if data["is_active"]:
+            endpoint_enable(endpoint=endpoint)
+        else:
+            endpoint_disable(endpoint=endpoint, reason=DisabledReason.MANUAL, notify=False)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+@transaction.atomic
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+    """A new secret; the one it replaces keeps signing (beside the new one) for the overlap period."""
+    now = timezone.now()
+    secret = signing.new_secret()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + timedelta(
+        seconds=settings.WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS
+    )
+    endpoint.secret = secret
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    return secret
+
+
+@transaction.atomic
+def endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    endpoint.is_active = True
+    endpoint.disabled_reason = ""
+    endpoint.disabled_at = None
+    endpoint.failing_since = None
+    endpoint.save(
+        update_fields=["is_active", "disabled_reason", "disabled_at", "failing_since", "updated_at"]
+    )
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_disable(
+    *, endpoint: WebhookEndpoint, reason: str, detail: str = "", notify: bool = True
+) -> WebhookEndpoint:
+    """Stop sending to an endpoint: its pending deliveries become failed (replayable once re-enabled)."""
+    now = timezone.now()
+    updated = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+        is_active=False, disabled_reason=reason, disabled_at=now, updated_at=now
+    )
+    endpoint.is_active, endpoint.disabled_reason, endpoint.disabled_at = False, reason, now
+    if not updated:
+        return endpoint
+    endpoint.deliveries.filter(status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.FAILED,
+        next_attempt_at=None,
+        lease_token="",
+        lease_expires_at=None,
+        in_flight_since=None,
+        last_error=ENDPOINT_DISABLED_ERROR,
+        updated_at=now,
+    )
+    logger.warning("Webhook endpoint %s disabled (%s). %s", endpoint.pk, reason, detail)
+    if notify:
+        transaction.on_commit(lambda: _notify_operators_disabled(endpoint.pk, reason, detail))
+    return endpoint
+
+
+def _notify_operators_disabled(endpoint_id: str, reason: str, detail: str) -> None:
+    endpoint = WebhookEndpoint.objects.select_related("client").filter(pk=endpoint_id).first()
+    if endpoint is None:
+        return
+    label = DisabledReason(reason).label
+    mail_admins(
+        subject=f"Webhook endpoint {endpoint.pk} disabled: {label}",
+        message=(
+            f"The webhook endpoint {endpoint.pk} of the client {endpoint.client.name} "
+            f"({endpoint.client.client_id}) was disabled on {endpoint.disabled_at:%Y-%m-%d %H:%M:%S} UTC.\n\n"
+            f"URL: {endpoint.url}\nReason: {label}\n{detail}\n\n"
+            "Its pending deliveries were marked failed. Once the receiver works again, re-enable the "
+            "endpoint (PATCH is_active=true, or in the admin) and replay its failed deliveries."
+        ),
+        fail_silently=True,
+    )
+
+
+# --- Messages from events -------------------------------------------------------------------------------
+
+
+def message_create_for_event(*, event: Any) -> Message:
+    """The ``csintegration.events`` subscriber: one message per event, one delivery per active endpoint
+    that wants its type, the first attempts queued after commit. Running it twice changes nothing."""
+    body = json.dumps(event.payload, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+    now = timezone.now()
+    with transaction.atomic():
+        # INSERT … ON CONFLICT DO NOTHING, then read back whichever row won: two round trips.
+        candidate = Message(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            customer_id=event.customer_id,
+            body=body,
+            occurred_at=event.occurred_at,
+        )
+        Message.objects.bulk_create([candidate], ignore_conflicts=True)
+        message = Message.objects.get(event_id=event.event_id)
+        already = (
+            set()
+            if message.pk == candidate.pk
+            else set(message.deliveries.values_list("endpoint_id", flat=True))
+        )
+        endpoints = [
+            endpoint
+            for endpoint in WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types")
+            if endpoint.wants(event.event_type) and endpoint.pk not in already
+        ]
+        if not endpoints:
+            return message
+        size = len(message.body.encode())
+        too_large = size > settings.WEBHOOK_MAX_BODY_BYTES
+        token = uuid.uuid4().hex
+        deliveries = [
+            Delivery(
+                message=message,
+                endpoint_id=endpoint.pk,
+                event_type=message.event_type,
+                **(
+                    {
+                        "status": DeliveryStatus.FAILED,
+                        "last_error": (
+                            f"The body is {size} bytes, over the limit of "
+                            f"{settings.WEBHOOK_MAX_BODY_BYTES} bytes; it was not sent."
+                        ),
+                    }
+                    if too_large
+                    else {
+                        "next_attempt_at": now,
+                        "lease_token": token,
+                        "lease_expires_at": now + timedelta(seconds=settings.WEBHOOK_QUEUE_LEASE_SECONDS),
+                    }
+                ),
+            )
+            for endpoint in endpoints
+        ]
+        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        if not too_large:
+            _enqueue_after_commit([delivery.pk for delivery in deliveries], token)
+    return message
+
+
+def _enqueue_after_commit(delivery_ids: list[str], token: str) -> None:
+    if delivery_ids:
+        transaction.on_commit(lambda: enqueue_deliveries(delivery_ids, token))
+
+
+def enqueue_deliveries(delivery_ids: list[str], token: str) -> None:
+    """Queue attempt tasks on the ``webhooks`` queue, each for up to ``WEBHOOK_TASK_BATCH_SIZE``
+    deliveries (sent in parallel, claimed and recorded in one transaction each), over one connection."""
+    from .tasks import deliver
+
+    size = max(1, settings.WEBHOOK_TASK_BATCH_SIZE)
+    with deliver.app.producer_or_acquire() as producer:
+        for start in range(0, len(delivery_ids), size):
+            deliver.apply_async((delivery_ids[start : start + size], token), producer=producer)
+
+
+# --- Attempts -------------------------------------------------------------------------------------------
+
+
+def _lock(queryset: QuerySet, *, skip_locked: bool = False) -> QuerySet:
+    """Row locks where the database has them; SQLite serialises writers (IMMEDIATE transactions)."""
+    features = connection.features
+    if not features.has_select_for_update:
+        return queryset
+    options: dict[str, Any] = {}
+    if skip_locked and features.has_select_for_update_skip_locked:
+        options["skip_locked"] = True
+    if features.has_select_for_update_of:
+        options["of"] = ("self",)
+    return queryset.select_for_update(**options)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker needs to send one attempt, taken under the delivery's row lock."""
+
+    delivery_id: str
+    token: str
+    url: str
+    message_id: str
+    body: str
+    signing_secrets: tuple[str, ...]
+
+
+def _signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_secret_expires_at
+        and (endpoint.previous_secret_expires_at > now)
+    ):
+        return (endpoint.secret, endpoint.previous_secret)
+    return (endpoint.secret,)
+
+
+def _clear_lease(delivery: Delivery) -> None:
+    delivery.lease_token = ""
+    delivery.lease_expires_at = None
+    delivery.in_flight_since = None
+
+
+def _finish_failed(delivery: Delivery, error: str | None = None) -> None:
+    delivery.status = DeliveryStatus.FAILED
+    delivery.next_attempt_at = None
+    if error is not None:
+        delivery.last_error = error
+    _clear_lease(delivery)
+
+
+def _claimable(delivery: Delivery, lease_token: str | None, now: datetime) -> bool:
+    """Whether ``delivery`` may be attempted now; settles the cases that end it without an attempt."""
+    if delivery.status != DeliveryStatus.PENDING:
+        return False
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+        return False
+    held = delivery.lease_expires_at is not None and delivery.lease_expires_at > now
+    if held and (not lease_token or lease_token != delivery.lease_token):
+        return False
+    if not delivery.endpoint.is_active:
+        _finish_failed(delivery, ENDPOINT_DISABLED_ERROR)
+        delivery.save()
+        return False
+    if delivery.in_flight_since is not None:
+        # The last claim never recorded its outcome: its worker died mid-attempt.
+        _record_lost_attempt(delivery, now)
+        if delivery.schedule_position > len(settings.WEBHOOK_RETRY_SCHEDULE):
+            _finish_failed(delivery)
+        delivery.save()
+        return delivery.status == DeliveryStatus.PENDING
+    return True
+
+
+def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None) -> list[Claim]:
+    """Take the due deliveries among ``delivery_ids`` for one attempt each, under one lease; skip those
+    done, not due, held by someone else, or locked by another worker right now."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = _lock(
+            Delivery.objects.select_related("endpoint", "message").filter(pk__in=delivery_ids),
+            skip_locked=True,
+        )
+        claimed = [delivery for delivery in rows if _claimable(delivery, lease_token, now)]
+        if not claimed:
+            return []
+        token = uuid.uuid4().hex
+        Delivery.objects.filter(pk__in=[delivery.pk for delivery in claimed]).update(
+            lease_token=token,
+            lease_expires_at=now
+            + timedelta(
+                seconds=settings.WEBHOOK_TIMEOUT_SECONDS + settings.WEBHOOK_ATTEMPT_LEASE_MARGIN_SECONDS
+            ),
+            in_flight_since=now,
+            updated_at=now,
+        )
+    return [
+        Claim(
+            delivery_id=delivery.pk,
+            token=token,
+            url=delivery.endpoint.url,
+            message_id=delivery.message_id,
+            body=delivery.message.body,
+            signing_secrets=_signing_secrets(delivery.endpoint, now),
+        )
+        for delivery in claimed
+    ]
+
+
+def delivery_claim(*, delivery_id: str, lease_token: str | None = None) -> Claim | None:
+    """Take one due delivery for an attempt, or None (see ``deliveries_claim``)."""
+    claims = deliveries_claim(delivery_ids=[delivery_id], lease_token=lease_token)
+    return claims[0] if claims else None
+
+
+def _record_lost_attempt(delivery: Delivery, now: datetime) -> None:
+    delivery.attempt_count += 1
+    delivery.schedule_position += 1
+    Attempt.objects.create(delivery=delivery, number=delivery.attempt_count, error=LOST_ATTEMPT_ERROR)
+    delivery.last_error = LOST_ATTEMPT_ERROR
+    delivery.last_status_code = None
+    delivery.last_attempt_at = delivery.in_flight_since
+    delivery.in_flight_since = None
+
+
+def deliveries_attempt(*, delivery_ids: list[str], lease_token: str | None = None) -> list[Attempt]:
+    """Claim, send (in parallel) and record one attempt of each due delivery among ``delivery_ids``.
+
+    Safe to run twice: the second run finds them done or held and does nothing.
+    """
+    claims = deliveries_claim(delivery_ids=delivery_ids, lease_token=lease_token)
+    if not claims:
+        return []
+    timestamp = int(timezone.now().timestamp())
+    outgoing = [
+        transport.Outgoing(
+            url=claim.url,
+            body=claim.body.encode(),
+            headers=signing.delivery_headers(
+                message_id=claim.message_id,
+                timestamp=timestamp,
+                body=claim.body,
+                signing_secrets=claim.signing_secrets,
+            ),
+        )
+        for claim in claims
+    ]
+    results = transport.post_many(outgoing, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    return deliveries_record_attempts(outcomes=list(zip(claims, results, strict=True)))
+
+
+def delivery_attempt(*, delivery_id: str, lease_token: str | None = None) -> Attempt | None:
+    """One attempt of one delivery, or None if it was not due or not free (see ``deliveries_attempt``)."""
+    attempts = deliveries_attempt(delivery_ids=[delivery_id], lease_token=lease_token)
+    return attempts[0] if attempts else None
+
+
+def retry_delay(*, position: int, status_code: int | None, retry_after: str | None) -> float | None:
+    """Seconds until the next try after the ``position``-th failed one, or None when none is left."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if position > len(schedule):
+        return None
+    base = float(schedule[position - 1])
+    jitter = settings.WEBHOOK_RETRY_JITTER
+    delay = base * random.uniform(1 - jitter, 1 + jitter) if jitter else base
+    if status_code in (429, 503) and retry_after:
+        asked = parse_retry_after(retry_after)
+        if asked is not None and asked > delay:
+            delay = min(asked, float(settings.WEBHOOK_RETRY_AFTER_MAX_SECONDS))
+    return delay
+
+
+def parse_retry_after(value: str) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - timezone.now()).total_seconds())
+
+
+# Fields an attempt sets to the same kind of value on every delivery of a batch (counters are incremented).
+_RECORDED_FIELDS = (
+    "status",
+    "next_attempt_at",
+    "lease_token",
+    "lease_expires_at",
+    "in_flight_since",
+    "last_status_code",
+    "last_error",
+    "last_attempt_at",
+    "succeeded_at",
+    "updated_at",
+)
+
+
+def _apply_outcome(
+    delivery: Delivery, claim: Claim, result: transport.PostResult, now: datetime
+) -> str | None:
+    """Move one delivery on after its attempt; returns "succeeded", "gone", "failed", or None when a newer
+    claim owns the delivery (this attempt outlived its lease) and its state is left alone."""
+    delivery.last_status_code = result.status_code
+    delivery.last_error = result.error or (
+        "" if result.succeeded else f"The receiver answered {result.status_code}."
+    )
+    delivery.last_attempt_at = now
+    delivery.updated_at = now
+    if delivery.lease_token != claim.token or delivery.status != DeliveryStatus.PENDING:
+        return None
+    _clear_lease(delivery)
+    delivery.schedule_position += 1
+    if result.succeeded:
+        delivery.status = DeliveryStatus.SUCCEEDED
+        delivery.next_attempt_at = None
+        delivery.succeeded_at = now
+        return "succeeded"
+    if result.status_code == 410:
+        _finish_failed(delivery)
+        return "gone"
+    delay = retry_delay(
+        position=delivery.schedule_position, status_code=result.status_code, retry_after=result.retry_after
+    )
+    if delay is None:
+        _finish_failed(delivery)
+    else:
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+    return "failed"
+
+
+def _save_recorded(recorded: list[Delivery], advanced: set[str]) -> None:
+    """One UPDATE per distinct outcome (a batch that all succeeded is one statement), not one per row."""
+    groups: dict[tuple, list[str]] = {}
+    for delivery in recorded:
+        key = (delivery.pk in advanced, *(getattr(delivery, name) for name in _RECORDED_FIELDS))
+        groups.setdefault(key, []).append(delivery.pk)
+    for key, ids in groups.items():
+        values = dict(zip(_RECORDED_FIELDS, key[1:], strict=True))
+        Delivery.objects.filter(pk__in=ids).update(
+            attempt_count=F("attempt_count") + 1,
+            schedule_position=F("schedule_position") + (1 if key[0] else 0),
+            **values,
+        )
+
+
+def deliveries_record_attempts(*, outcomes: list[tuple[Claim, transport.PostResult]]) -> list[Attempt]:
+    """Store the attempts and move each delivery on (done, failed, or due again after its next delay);
+    keep each endpoint's failing streak, and disable endpoints that answered 410 or failed for too long."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = [claim.delivery_id for claim, _ in outcomes]
+        deliveries = {
+            delivery.pk: delivery
+            for delivery in _lock(Delivery.objects.select_related("endpoint").filter(pk__in=ids))
+        }
+        attempts: list[Attempt] = []
+        recorded: list[Delivery] = []
+        endpoints: dict[str, WebhookEndpoint] = {}
+        working: set[str] = set()
+        failing: set[str] = set()
+        gone: set[str] = set()
+        advanced: set[str] = set()
+        for claim, result in outcomes:
+            delivery = deliveries.get(claim.delivery_id)
+            if delivery is None:  # the endpoint was deleted meanwhile
+                continue
+            delivery.attempt_count += 1
+            attempts.append(
+                Attempt(
+                    delivery=delivery,
+                    number=delivery.attempt_count,
+                    status_code=result.status_code,
+                    duration_ms=result.duration_ms,
+                    response_excerpt=result.response_excerpt,
+                    error=result.error,
+                    succeeded=result.succeeded,
+                    created_at=now,
+                )
+            )
+            outcome = _apply_outcome(delivery, claim, result, now)
+            if outcome is not None:
+                advanced.add(delivery.pk)
+            recorded.append(delivery)
+            endpoints[delivery.endpoint_id] = delivery.endpoint
+            if outcome == "succeeded":
+                working.add(delivery.endpoint_id)
+            elif outcome == "gone":
+                gone.add(delivery.endpoint_id)
+            elif outcome == "failed":
+                failing.add(delivery.endpoint_id)
+        Attempt.objects.bulk_create(attempts)
+        _save_recorded(recorded, advanced)
+        recovered = [pk for pk in working if endpoints[pk].failing_since is not None]
+        if recovered:
+            WebhookEndpoint.objects.filter(pk__in=recovered).update(failing_since=None)
+        for endpoint_id in gone:
+            endpoint_disable(
+                endpoint=endpoints[endpoint_id],
+                reason=DisabledReason.GONE,
+                detail="The receiver answered 410 Gone.",
+            )
+        for endpoint_id in failing - working - gone:
+            _note_endpoint_failure(endpoints[endpoint_id], now)
+    return attempts
+
+
+def _note_endpoint_failure(endpoint: WebhookEndpoint, now: datetime) -> None:
+    """Start the endpoint's failing streak, or disable it when the streak is old enough."""
+    if endpoint.failing_since is None:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+        return
+    if now - endpoint.failing_since >= timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_FAILING_SECONDS):
+        endpoint_disable(
+            endpoint=endpoint,
+            reason=DisabledReason.FAILING,
+            detail=f"Every delivery attempt failed since {endpoint.failing_since:%Y-%m-%d %H:%M:%S} UTC.",
+        )
+
+
+# --- Dispatching and replays ----------------------------------------------------------------------------
+
+
+def deliveries_dispatch_due(*, batch_size: int | None = None, max_batches: int = 20) -> int:
+    """Queue every due delivery whose lease lapsed, in batches taken with SKIP LOCKED; returns the count."""
+    batch_size = batch_size or settings.WEBHOOK_DISPATCH_BATCH_SIZE
+    queued = 0
+    for _ in range(max_batches):
+        now = timezone.now()
+        with transaction.atomic():
+            due = (
+                Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+                .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+                .order_by("next_attempt_at")
+            )
+            ids = list(_lock(due, skip_locked=True).values_list("id", flat=True)[:batch_size])
+            if not ids:
+                break
+            token = uuid.uuid4().hex
+            Delivery.objects.filter(pk__in=ids).update(
+                lease_token=token,
+                lease_expires_at=now + timedelta(seconds=settings.WEBHOOK_QUEUE_LEASE_SECONDS),
+            )
+            _enqueue_after_commit(ids, token)
+        queued += len(ids)
+        if len(ids) < batch_size:
+            break
+    return queued
+
+
+def _replay_fields(now: datetime, token: str) -> dict[str, Any]:
+    return {
+        "status": DeliveryStatus.PENDING,
+        "schedule_position": 0,
+        "next_attempt_at": now,
+        "lease_token": token,
+        "lease_expires_at": now + timedelta(seconds=settings.WEBHOOK_QUEUE_LEASE_SECONDS),
+        "in_flight_since": None,
+        "updated_at": now,
+    }
+
+
+@transaction.atomic
+def delivery_replay(*, delivery: Delivery) -> Delivery:
+    """Send a succeeded or failed delivery again, with a fresh retry schedule."""
+    delivery = _lock(Delivery.objects.select_related("endpoint", "message")).get(pk=delivery.pk)
+    if not delivery.endpoint.is_active:
+        raise WebhookConflict("The endpoint is disabled; re-enable it (is_active=true) before replaying.")
+    if delivery.status == DeliveryStatus.PENDING:
+        raise WebhookConflict("The delivery is still pending; it will be attempted as scheduled.")
+    now, token = timezone.now(), uuid.uuid4().hex
+    fields = _replay_fields(now, token)
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+    delivery.replay_count += 1
+    delivery.save()
+    _enqueue_after_commit([delivery.pk], token)
+    return delivery
+
+
+@transaction.atomic
+def endpoint_replay_failed(*, endpoint: WebhookEndpoint, since: datetime) -> list[str]:
+    """Replay every failed delivery of ``endpoint`` created at or after ``since``; returns their ids."""
+    if not WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).exists():
+        raise WebhookConflict("The endpoint is disabled; re-enable it (is_active=true) before replaying.")
+    now, token = timezone.now(), uuid.uuid4().hex
+    failed = _lock(endpoint.deliveries.filter(status=DeliveryStatus.FAILED, created_at__gte=since))
+    ids = list(failed.values_list("id", flat=True))
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        Delivery.objects.filter(pk__in=chunk).update(
+            replay_count=F("replay_count") + 1, **_replay_fields(now, token)
+        )
+    _enqueue_after_commit(ids, token)
+    return ids
