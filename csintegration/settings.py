@@ -379,7 +379,12 @@ EVENTS_RETRY_BASE_SECONDS = env.float("EVENTS_RETRY_BASE_SECONDS", default=2.0) 
 EVENTS_RETRY_MAX_SECONDS = env.float("EVENTS_RETRY_MAX_SECONDS", default=600.0)
 EVENTS_MAX_DISPATCH_ATTEMPTS = env.int("EVENTS_MAX_DISPATCH_ATTEMPTS", default=12)
 # A request must not hang on a dead broker: try briefly, then leave the event to the sweeper.
-EVENTS_ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+EVENTS_ENQUEUE_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 # Queues: critical (churn risk, its own worker), webhooks (deliveries), bulk (nightly and bulk jobs),
 # default (the rest). A task's explicit queue= wins over these routes.
 CELERY_TASK_ROUTES = {

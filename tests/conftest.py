@@ -91,8 +91,11 @@ def api(make_integration_client):
 
     def _api(scopes="customers:read customers:write", **kwargs):
         credentials = make_integration_client(scopes=scopes, **kwargs)
+        extra = {}
+        if credentials.client.networks:  # the token must be requested from an allowed address
+            extra["REMOTE_ADDR"] = str(next(iter(credentials.client.networks[0])))
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {fetch_token(credentials)['access_token']}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {fetch_token(credentials, **extra)['access_token']}")
         client.integration = credentials
         return client
 

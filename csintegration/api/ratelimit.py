@@ -111,10 +111,6 @@ class ClientRateLimiter:
             stats = self._memory.get_window_stats(item, *identifiers)
         return admitted, max(stats.remaining, 0), stats.reset_time
 
-    def reset_memory(self) -> None:
-        with self._memory_lock:
-            self._memory.storage.reset()
-
 
 limiter = ClientRateLimiter()
 

@@ -97,6 +97,11 @@ class PlatformAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        # Errors a view documents itself are problem documents too, whatever media type it named.
+        for code, response in responses.items():
+            content = response.get("content") if code.isdigit() and int(code) >= 400 else None
+            if content and PROBLEM_CONTENT_TYPE not in content:
+                response["content"] = {PROBLEM_CONTENT_TYPE: next(iter(content.values()))}
         for code, response in self._error_responses().items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(

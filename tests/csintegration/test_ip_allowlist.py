@@ -115,3 +115,18 @@ def test_client_address_and_parsing(settings):
     assert not address_allowed(parse_address("2001:db8::1"), networks)
     assert not address_allowed(None, networks)
     assert address_allowed(None, [])
+
+
+def test_a_client_gets_no_token_from_outside_its_allowlist(make_integration_client):
+    from django.test import Client
+
+    credentials = make_integration_client(allowed_ips="203.0.113.0/24")
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": credentials.client.client_id,
+        "client_secret": credentials.client_secret,
+    }
+    refused = Client(REMOTE_ADDR="198.51.100.7").post("/o/token/", form)
+    assert refused.status_code == 403 and refused.json()["error"] == "access_denied"
+    allowed = Client(REMOTE_ADDR="203.0.113.9").post("/o/token/", form)
+    assert allowed.status_code == 200 and allowed.json()["access_token"]

@@ -145,6 +145,12 @@ def test_patch_and_delete(webhook_api, register_endpoint):
     assert body["events"] == ["customer.created"] and body["description"] == "changed"
     assert body["is_active"] is False and body["disabled_reason"] == "manual" and body["disabled_at"]
 
+    assert [item["id"] for item in client.get(BASE, {"is_active": "false"}).json()["results"]] == [
+        endpoint["id"]
+    ]
+    assert client.get(BASE, {"is_active": "true"}).json()["results"] == []
+    assert_problem(client.get(BASE, {"is_active": "null"}), 400)
+
     reenabled = client.patch(path, {"is_active": True}, format="json").json()
     assert (
         reenabled["is_active"] is True

@@ -75,7 +75,9 @@ def test_events_published_while_the_broker_is_down_are_swept_when_it_is_back(
     assert sorted(recorder.calls) == sorted([first.event_id, second.event_id])
 
 
-def test_publish_many_inserts_together_and_fans_out_in_batches_through_a_worker(celery_worker, recording_subscriber):
+def test_publish_many_inserts_together_and_fans_out_in_batches_through_a_worker(
+    celery_worker, recording_subscriber
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
