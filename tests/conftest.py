@@ -13,8 +13,8 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from csintegration.api.signing import sign_request
 from csintegration.clients.services import client_create
+from examples.signed_request import sign_request
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 HAS_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")

@@ -13,4 +13,4 @@ class WebhooksConfig(AppConfig):
         def on_event(event) -> None:
             message_create_for_event(event=event)
 
-        subscribe("webhooks", on_event)
+        subscribe("webhooks", on_event, inline=True)

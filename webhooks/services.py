@@ -204,7 +204,7 @@ def _notify_operators_disabled(endpoint_id: str, reason: str, detail: str) -> No
 def message_create_for_event(*, event: Any) -> Message:
     """The ``csintegration.events`` subscriber: one message per event, one delivery per active endpoint
     that wants its type, the first attempts queued after commit. Running it twice changes nothing."""
-    body = json.dumps(event.payload, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+    body = json.dumps(event.body(), cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
     now = timezone.now()
     with transaction.atomic():
         # INSERT … ON CONFLICT DO NOTHING, then read back whichever row won: two round trips.

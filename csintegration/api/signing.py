@@ -18,10 +18,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from http_message_signatures import (
     HTTPMessageSignaturesException,
-    HTTPMessageSigner,
     HTTPMessageVerifier,
     HTTPSignatureKeyResolver,
-    MappingKeyResolver,
     algorithms,
 )
 from rest_framework import permissions
@@ -33,26 +31,6 @@ from .exceptions import Problem
 
 SIGNATURE_ALGORITHM = algorithms.HMAC_SHA256
 COVERED_COMPONENTS = ("@method", "@path", "content-digest")
-
-
-def sign_request(request, *, client_id: str, signing_secret: str, created=None, label: str = "sig1"):
-    """Sign a ``requests.PreparedRequest`` in place: adds Content-Digest, Signature-Input and Signature."""
-    body = request.body or b""
-    if isinstance(body, str):
-        body = body.encode()
-    signer = HTTPMessageSigner(
-        signature_algorithm=SIGNATURE_ALGORITHM,
-        key_resolver=MappingKeyResolver(public_keys={}, private_keys={client_id: signing_secret.encode()}),
-    )
-    signer.sign(
-        request,
-        key_id=client_id,
-        created=created,
-        label=label,
-        covered_component_ids=COVERED_COMPONENTS,
-        body=body,
-    )
-    return request
 
 
 def signature_required(request, view) -> bool:

@@ -108,8 +108,41 @@ def event_publish(
     )
     with transaction.atomic():
         event.save(force_insert=True)
+        if _run_inline_subscribers(event):
+            return event
         transaction.on_commit(partial(enqueue_dispatch, event.event_id, event.event_type))
     return event
+
+
+def _run_inline_subscribers(event: Event) -> bool:
+    """Run the inline subscribers of a new event in savepoints of the publishing transaction, each with
+    its receipt. True when they were all its subscribers and all succeeded: the event is then
+    dispatched with the transaction, and no fan-out is needed."""
+    subscribers = subscribers_for(event.event_type)
+    inline = [subscriber for subscriber in subscribers if subscriber.inline]
+    if not inline:
+        return False
+    succeeded = 0
+    for subscriber in inline:
+        try:
+            with transaction.atomic():
+                subscriber.handler(event)
+                EventReceipt.objects.create(
+                    event=event, subscriber=subscriber.name, attempts=1, completed_at=timezone.now()
+                )
+            succeeded += 1
+        except Exception:
+            logger.warning(
+                "Inline subscriber %s failed on %s; the fan-out will retry it.",
+                subscriber.name,
+                event.event_id,
+                exc_info=True,
+            )
+    if succeeded < len(subscribers):
+        return False
+    event.dispatched_at, event.next_attempt_at, event.dispatch_attempts = timezone.now(), None, 1
+    event.save(update_fields=["dispatched_at", "next_attempt_at", "dispatch_attempts"])
+    return True
 
 
 #: one message of ``event_publish_many``: (event type, customer id, payload, occurred_at or None)

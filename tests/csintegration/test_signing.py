@@ -1,7 +1,10 @@
 """RFC 9421 request signatures on high-value operations: what passes, and each refusal the contract names."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -197,16 +200,6 @@ def test_the_schema_says_which_operations_are_signed(api):
     assert detail["delete"]["security"] == [{"oauth2": ["customers:write"]}]
 
 
-def readme_signing_helper():
-    """The first Python block of the README's "Signing requests" section, as integrators copy it."""
-    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
-    section = readme.split("## Signing requests", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
-    return namespace["sign_request"]
-
-
 def live_token(base_url: str, credentials) -> str:
     response = requests.post(
         f"{base_url}/o/token/",
@@ -218,26 +211,41 @@ def live_token(base_url: str, credentials) -> str:
     return response.json()["access_token"]
 
 
-def test_the_readme_helper_signs_real_http_requests(live_server, make_integration_client):
-    sign_request = readme_signing_helper()
+def test_the_example_client_signs_real_http_requests(live_server, make_integration_client):
+    """examples/signed_request.py, run as the README shows, against a real server over HTTP."""
     credentials = make_integration_client()
-    token = live_token(live_server.url, credentials)
-    session = requests.Session()
-    request = requests.Request(
-        "POST",
-        f"{live_server.url}{BULK}",
-        data=json.dumps({"customers": [{"name": "Over HTTP", "health_score": 55}]}),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    ).prepare()
-    signed = sign_request(
-        request, client_id=credentials.client.client_id, signing_secret=credentials.signing_secret
+    Customer.objects.create(customer_id="cust_todelete", name="Doomed")
+    environment = {
+        **os.environ,
+        "CLIENT_ID": credentials.client.client_id,
+        "CLIENT_SECRET": credentials.client_secret,
+        "SIGNING_SECRET": credentials.signing_secret,
+    }
+    script = Path(settings.BASE_DIR) / "examples" / "signed_request.py"
+    body = json.dumps({"customers": [{"customer_id": "cust_overhttp", "name": "Over HTTP"}]})
+    bulk = subprocess.run(
+        [sys.executable, str(script), "POST", f"{live_server.url}{BULK}", body],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    response = session.send(signed, timeout=10)
-    assert response.status_code == 200, response.text
-    assert Customer.objects.filter(name="Over HTTP").exists()
-
-    replay = session.send(signed, timeout=10)
-    assert replay.status_code == 401 and replay.json()["type"].endswith("/signature-invalid")
+    assert bulk.returncode == 0 and bulk.stdout.startswith("200"), bulk.stdout + bulk.stderr
+    assert Customer.objects.filter(pk="cust_overhttp").exists()
+    deleted = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "DELETE",
+            f"{live_server.url}/api/v1/cs-integration/customers/cust_todelete",
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert deleted.returncode == 0 and deleted.stdout.startswith("204"), deleted.stdout + deleted.stderr
+    assert not Customer.objects.filter(pk="cust_todelete").exists()
 
 
 def test_concurrent_replays_are_accepted_once(live_server, api):

@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import resolve
+from django.utils import timezone
 
 from csintegration.events import publish
-from csintegration.events.models import EventType
+from csintegration.events.models import Event, EventType
 
 URL = "/api/v1/cs-integration/events"
 START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -23,10 +24,13 @@ def event_log(db):
         (EventType.WORKFLOW_COMPLETED, None, {"workflow_id": "run_1"}),
         (EventType.CHURN_RISK_DETECTED, "cust_b", {"risk_level": "critical"}),
     ]
-    return [
+    events = [
         publish(event_type, customer_id=customer_id, payload=payload, occurred_at=START + timedelta(hours=n))
         for n, (event_type, customer_id, payload) in enumerate(kinds)
     ]
+    # As if their fan-out were still pending (an inline subscriber such as webhooks dispatches at once).
+    Event.objects.update(dispatched_at=None)
+    return events
 
 
 def ids(response) -> list[str]:
@@ -67,6 +71,8 @@ def test_filters_combine(api, event_log):
     assert ids(offset) == [event.event_id for event in reversed(event_log[2:])]
     assert ids(client.get(URL, {"dispatched": "true"})) == []
     assert len(ids(client.get(URL, {"dispatched": "false"}))) == 6
+    Event.objects.filter(pk=event_log[0].event_id).update(dispatched_at=timezone.now())
+    assert ids(client.get(URL, {"dispatched": "true"})) == [event_log[0].event_id]
 
 
 def test_cursor_pages_walk_the_whole_log(api, event_log):

@@ -260,3 +260,39 @@ def test_concurrent_sweepers_skip_each_others_rows(celery_test_app):
         release.set()
         thread.join(10)
     purge_queues()
+
+
+@pytest.mark.django_db
+def test_inline_subscribers_run_in_the_publishing_transaction(
+    recording_subscriber, django_capture_on_commit_callbacks
+):
+    inline = recording_subscriber("test.inline", inline=True)
+    with django_capture_on_commit_callbacks() as callbacks:
+        event = publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={})
+    assert inline.calls == [event.event_id]
+    event.refresh_from_db()
+    assert event.dispatched_at is not None  # nothing left for a fan-out
+    assert EventReceipt.objects.get(event=event, subscriber="test.inline").completed_at is not None
+    assert callbacks == []
+
+    later = recording_subscriber("test.later")  # an ordinary subscriber: the fan-out still runs
+    with django_capture_on_commit_callbacks() as callbacks:
+        second = publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={})
+    assert len(callbacks) == 1 and later.calls == []
+    second.refresh_from_db()
+    assert second.dispatched_at is None
+    assert event_dispatch(event_id=second.event_id).skipped == ["test.inline"]
+    assert later.calls == [second.event_id]
+
+
+@pytest.mark.django_db
+def test_a_failing_inline_subscriber_is_left_to_the_fan_out(recording_subscriber):
+    flaky = recording_subscriber("test.flaky", inline=True, fail_times=1)
+    with transaction.atomic():
+        event = publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={})
+    event.refresh_from_db()
+    assert (
+        event.dispatched_at is None and not EventReceipt.objects.filter(completed_at__isnull=False).exists()
+    )
+    outcome = event_dispatch(event_id=event.event_id)
+    assert outcome.dispatched and flaky.calls == [event.event_id, event.event_id]

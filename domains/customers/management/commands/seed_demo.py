@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -171,6 +171,8 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            raise CommandError("Demo data has published secrets; seed_demo refuses to run in production.")
         existing = set(
             Customer.objects.filter(customer_id__startswith="cust_demo").values_list("pk", flat=True)
         )
@@ -213,9 +215,20 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(credentials))
             return
         self.stdout.write(f"Demo data: {len(new)} customers added ({len(existing) + len(new)} in all).")
-        self.stdout.write(f"Demo OAuth client: {json.dumps(credentials)}")
         self.stdout.write(
-            f"Admin: http://127.0.0.1:8000/admin/ as {username} / {password}, plus a TOTP code: add "
-            f"{totp_device.config_url} to an authenticator app, or run `.venv/bin/python manage.py "
-            f"totp_code {username}` for the current code."
+            "\n".join(
+                [
+                    "",
+                    "  Admin           http://127.0.0.1:8000/admin/",
+                    f"    login         {username} / {password}",
+                    f"    2nd factor    current TOTP code: .venv/bin/python manage.py totp_code {username}",
+                    f"                  (or add {totp_device.config_url} to an authenticator app)",
+                    "  API docs        http://127.0.0.1:8000/api/docs/",
+                    "  Demo OAuth client (every scope)",
+                    f"    client_id      {DEMO_CLIENT_ID}",
+                    f"    client_secret  {DEMO_CLIENT_SECRET}",
+                    f"    signing_secret {DEMO_SIGNING_SECRET}",
+                    "",
+                ]
+            )
         )

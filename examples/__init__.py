@@ -1,0 +1,1 @@
+"""Client-side examples for integrators (not part of the server)."""
