@@ -28,6 +28,10 @@ RefreshToken = get_refresh_token_model()
 pytestmark = pytest.mark.django_db
 
 
+def checksum(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def basic_auth(credentials) -> str:
     pair = f"{credentials.client.client_id}:{credentials.client_secret}".encode()
     return "Basic " + base64.b64encode(pair).decode()
@@ -118,7 +122,7 @@ def test_authorization_code_with_pkce_then_refresh_rotation_and_reuse_refusal(us
     assert claims["scope"] == "customers:read"
     assert jwt.get_unverified_header(first["access_token"])["typ"] == "at+jwt"
     assert first["refresh_token"].count(".") == 0  # refresh tokens stay opaque
-    refresh_row = RefreshToken.objects.get(token=first["refresh_token"])
+    refresh_row = RefreshToken.objects.get(token_checksum=checksum(first["refresh_token"]))
     assert refresh_row.user == user
     assert settings.OAUTH2_PROVIDER["REFRESH_TOKEN_EXPIRE_SECONDS"] == 30 * 24 * 3600
 
@@ -217,7 +221,9 @@ def test_a_client_introspects_its_own_tokens_only(make_integration_client):
 def test_introspection_of_an_expired_token_is_inactive(make_integration_client):
     credentials = make_integration_client()
     token = fetch_token(credentials)["access_token"]
-    AccessToken.objects.filter(token=token).update(expires=timezone.now() - timedelta(seconds=1))
+    AccessToken.objects.filter(token_checksum=checksum(token)).update(
+        expires=timezone.now() - timedelta(seconds=1)
+    )
     answer = Client().post("/o/introspect/", {"token": token}, HTTP_AUTHORIZATION=basic_auth(credentials))
     assert answer.json() == {"active": False}
 
@@ -227,7 +233,9 @@ def test_clear_expired_tokens_task_is_scheduled_and_prunes(make_integration_clie
     credentials = make_integration_client()
     expired = fetch_token(credentials)["access_token"]
     live = fetch_token(credentials)["access_token"]
-    AccessToken.objects.filter(token=expired).update(expires=timezone.now() - timedelta(days=1))
+    AccessToken.objects.filter(token_checksum=checksum(expired)).update(
+        expires=timezone.now() - timedelta(days=1)
+    )
     old = SeenSignature.objects.create(
         digest="a" * 64, client_id="c", method="DELETE", path="/x", signed_at=timezone.now()
     )
@@ -239,6 +247,6 @@ def test_clear_expired_tokens_task_is_scheduled_and_prunes(make_integration_clie
     result = clear_expired_tokens.apply().get()
 
     assert result == {"seen_signatures": 1}
-    assert not AccessToken.objects.filter(token=expired).exists()
-    assert AccessToken.objects.filter(token=live).exists()
+    assert not AccessToken.objects.filter(token_checksum=checksum(expired)).exists()
+    assert AccessToken.objects.filter(token_checksum=checksum(live)).exists()
     assert list(SeenSignature.objects.values_list("pk", flat=True)) == [recent.pk]
