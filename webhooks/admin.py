@@ -8,6 +8,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.utils import timezone
 from django.utils.html import format_html
 
+from csintegration.adminsite.readonly import ViewOnlyAdminMixin
+
 from . import services
 from .models import Attempt, Delivery, DeliveryStatus, Message, WebhookEndpoint
 
@@ -147,18 +149,12 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "event_type", "customer_id", "event_id", "occurred_at", "created_at")
     list_filter = ("event_type",)
     search_fields = ("id", "event_id", "customer_id")
     readonly_fields = ("id", "event_id", "event_type", "customer_id", "body", "occurred_at", "created_at")
     inlines = (DeliveryInline,)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class AttemptInline(admin.TabularInline):

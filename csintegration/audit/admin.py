@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from csintegration.adminsite.readonly import ReadOnlyAdminMixin
+
 from .models import ApiCall
 
 
@@ -25,19 +27,10 @@ class StatusClassFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiCall)
-class ApiCallAdmin(admin.ModelAdmin):
+class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("time", "method", "path", "status", "client_id", "user", "latency_ms", "client_address")
     list_filter = (StatusClassFilter, "status", "method", "client_id")
     search_fields = ("path", "client_id", "request_id", "user", "client_address")
     date_hierarchy = "time"
     show_full_result_count = False
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from .models import IntegrationClient
-from .services import client_rotate_secrets, new_signing_secret
+from .services import client_rotate_secrets
 
 
 class IntegrationClientAdmin(admin.ModelAdmin):
@@ -54,15 +54,10 @@ class IntegrationClientAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        from oauth2_provider.generators import generate_client_secret
-
-        client_secret, signing_secret = generate_client_secret(), new_signing_secret()
-        obj.client_secret, obj.signing_secret = client_secret, signing_secret
         super().save_model(request, obj, form, change)
-        self._show_secrets_once(request, obj, client_secret, signing_secret)
+        if not change:  # a new client gets its secrets from the same service as the command line
+            issued = client_rotate_secrets(client=obj)
+            self._show_secrets_once(request, obj, issued.client_secret, issued.signing_secret)
 
     @admin.action(description="Rotate client and signing secrets (shown once)")
     def rotate_secrets(self, request, queryset):

@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
+from csintegration.adminsite.readonly import ReadOnlyAdminMixin, ViewOnlyAdminMixin
+
 from . import selectors, services
 from .models import (
     Customer,
@@ -243,22 +245,16 @@ class ScorecardAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerSignal)
-class CustomerSignalAdmin(admin.ModelAdmin):
+class CustomerSignalAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("customer", "name", "value", "observed_at", "updated_at")
     list_filter = ("name",)
     search_fields = ("customer__customer_id", "customer__name")
     list_select_related = ("customer",)
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(HealthSnapshot)
-class HealthSnapshotAdmin(admin.ModelAdmin):
+class HealthSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "customer",
         "score",
@@ -278,12 +274,3 @@ class HealthSnapshotAdmin(admin.ModelAdmin):
     @admin.display(description="breakdown")
     def breakdown_table(self, snapshot: HealthSnapshot):
         return _breakdown_text(snapshot.breakdown) or "-"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
