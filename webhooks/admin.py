@@ -181,7 +181,14 @@ class DeliveryAdmin(admin.ModelAdmin):
         "created_at",
     )
     list_filter = ("status", "event_type")
-    search_fields = ("id", "message__id", "message__event_id", "endpoint__id", "endpoint__url")
+    search_fields = (
+        "id",
+        "message__id",
+        "message__event_id",
+        "message__customer_id",
+        "endpoint__id",
+        "endpoint__url",
+    )
     list_select_related = ("endpoint",)
     readonly_fields = (
         "id",

@@ -4,9 +4,11 @@ with its breakdown), scorecards with their measures and bands, signals and healt
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin, ViewOnlyAdminMixin
+from csintegration.events.selectors import event_list
 
 from . import selectors, services
 from .models import (
@@ -20,6 +22,7 @@ from .models import (
 )
 
 HEALTH_HISTORY_ROWS = 20
+RECENT_EVENT_ROWS = 20
 
 RISK_COLOURS = {
     RiskLevel.LOW: "#1a7f37",
@@ -60,7 +63,14 @@ class CustomerAdmin(admin.ModelAdmin):
     )
     list_filter = ("risk_level", "lifecycle_stage", "segment", "health_trend", HealthScoreBandFilter)
     search_fields = ("name", "customer_id", "success_manager")
-    readonly_fields = ("customer_id", "created_at", "updated_at", "latest_signals", "health_history")
+    readonly_fields = (
+        "customer_id",
+        "created_at",
+        "updated_at",
+        "latest_signals",
+        "health_history",
+        "recent_events",
+    )
     list_per_page = 50
     show_full_result_count = False
     fieldsets = (
@@ -80,8 +90,40 @@ class CustomerAdmin(admin.ModelAdmin):
             },
         ),
         ("Health history", {"fields": ("latest_signals", "health_history")}),
+        ("Events and deliveries", {"fields": ("recent_events",)}),
         ("Timestamps", {"fields": ("created_at", "updated_at")}),
     )
+
+    @admin.display(description="recent events")
+    def recent_events(self, customer: Customer):
+        if customer.pk is None:
+            return "-"
+        events = list(event_list().filter(customer_id=customer.pk)[:RECENT_EVENT_ROWS])
+        if not events:
+            return "No events yet."
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    f"{event.occurred_at:%Y-%m-%d %H:%M:%S}",
+                    reverse("admin:events_event_change", args=[event.pk]),
+                    event.event_id,
+                    event.event_type,
+                    "dispatched" if event.dispatched_at else "pending",
+                )
+                for event in events
+            ),
+        )
+        return format_html(
+            "<table><tr><th>when</th><th>event</th><th>type</th><th>fan-out</th></tr>{}</table>"
+            '<p><a href="{}?customer_id={}">All events</a> · <a href="{}?q={}">Webhook deliveries</a></p>',
+            rows,
+            reverse("admin:events_event_changelist"),
+            customer.pk,
+            reverse("admin:webhooks_delivery_changelist"),
+            customer.pk,
+        )
 
     @admin.display(description="latest signals")
     def latest_signals(self, customer: Customer):
