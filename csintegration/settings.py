@@ -376,6 +376,8 @@ EVENTS_SWEEP_LEASE_SECONDS = env.int("EVENTS_SWEEP_LEASE_SECONDS", default=30)  
 EVENTS_SWEEP_BATCH_SIZE = env.int("EVENTS_SWEEP_BATCH_SIZE", default=500)
 # publish_many() hands its fan-outs to the broker this many events per message
 EVENTS_FANOUT_BATCH_SIZE = env.int("EVENTS_FANOUT_BATCH_SIZE", default=100)
+# publish_many() of at most this many events runs inline subscribers (webhooks) in the transaction
+EVENTS_INLINE_MAX_BATCH = env.int("EVENTS_INLINE_MAX_BATCH", default=10)
 EVENTS_RETRY_BASE_SECONDS = env.float("EVENTS_RETRY_BASE_SECONDS", default=2.0)  # 2, 4, 8 … s, ±20 %
 EVENTS_RETRY_MAX_SECONDS = env.float("EVENTS_RETRY_MAX_SECONDS", default=600.0)
 EVENTS_MAX_DISPATCH_ATTEMPTS = env.int("EVENTS_MAX_DISPATCH_ATTEMPTS", default=12)

@@ -272,9 +272,18 @@ def enqueue_deliveries(delivery_ids: list[str], token: str) -> None:
     from .tasks import deliver
 
     size = max(1, settings.WEBHOOK_TASK_BATCH_SIZE)
-    with deliver.app.producer_or_acquire() as producer:
-        for start in range(0, len(delivery_ids), size):
-            deliver.apply_async((delivery_ids[start : start + size], token), producer=producer)
+    try:
+        with deliver.app.producer_or_acquire() as producer:
+            for start in range(0, len(delivery_ids), size):
+                deliver.apply_async(
+                    (delivery_ids[start : start + size], token),
+                    producer=producer,
+                    retry=True,
+                    retry_policy=settings.EVENTS_ENQUEUE_RETRY_POLICY,
+                )
+    except Exception:
+        # The rows are committed and due: once their queue lease runs out the dispatcher sends them.
+        logger.warning("Could not queue %s deliveries; the dispatcher will send them.", len(delivery_ids))
 
 
 # --- Attempts -------------------------------------------------------------------------------------------

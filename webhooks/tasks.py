@@ -8,7 +8,6 @@ from . import services
 
 @shared_task(
     name="webhooks.deliver",
-    queue="webhooks",
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
@@ -25,7 +24,7 @@ def deliver(delivery_ids: list[str], lease_token: str | None = None) -> None:
     services.deliveries_attempt(delivery_ids=delivery_ids, lease_token=lease_token)
 
 
-@shared_task(name="webhooks.dispatch_due_deliveries", queue="webhooks", ignore_result=True)
+@shared_task(name="webhooks.dispatch_due_deliveries", ignore_result=True)
 def dispatch_due_deliveries() -> int:
     """Run by beat every few seconds: queue the deliveries whose next attempt is due."""
     return services.deliveries_dispatch_due()

@@ -152,7 +152,8 @@ EventMessage = tuple[str, str | None, dict, datetime | None]
 def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
     """``event_publish`` for many events at once: one INSERT per 500 rows, and after commit the
     fan-outs go to the broker in batches (one message per EVENTS_FANOUT_BATCH_SIZE events; critical
-    events one by one, on the critical queue)."""
+    events one by one, on the critical queue). Up to EVENTS_INLINE_MAX_BATCH events also run the inline
+    subscribers at once, as ``event_publish`` does."""
     now = timezone.now()
     events = [
         _build_event(event_type, customer_id=customer_id, payload=payload, occurred_at=occurred_at, now=now)
@@ -162,7 +163,15 @@ def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
         return []
     with transaction.atomic():
         Event.objects.bulk_create(events, batch_size=500)
-        transaction.on_commit(partial(enqueue_dispatch_many, [(e.event_id, e.event_type) for e in events]))
+        pending = events
+        if len(events) <= settings.EVENTS_INLINE_MAX_BATCH:
+            # A handful of events (one request's worth) gets the inline subscribers as publish() does;
+            # a bulk batch leaves every subscriber to the fan-out, to keep its queries bounded.
+            pending = [event for event in events if not _run_inline_subscribers(event)]
+        if pending:
+            transaction.on_commit(
+                partial(enqueue_dispatch_many, [(e.event_id, e.event_type) for e in pending])
+            )
     return events
 
 

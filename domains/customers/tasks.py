@@ -12,7 +12,6 @@ logger = logging.getLogger(__name__)
 
 @shared_task(
     name="customers.recompute_all_health",
-    queue="bulk",
     ignore_result=True,
     autoretry_for=(DatabaseError,),
     retry_backoff=60,

@@ -275,3 +275,10 @@ def test_a_batch_of_deliveries_is_sent_in_parallel_and_each_outcome_recorded(
     assert WebhookEndpoint.objects.get(pk=down.pk).failing_since is not None
     assert all(not delivery.lease_token for delivery in states.values())
     assert len(mail.outbox) == 1 and gone.pk in mail.outbox[0].subject
+
+
+def test_delivery_tasks_are_routed_to_the_webhooks_queue():
+    from webhooks.tasks import deliver, dispatch_due_deliveries
+
+    for task in (deliver, dispatch_due_deliveries):
+        assert task.app.amqp.router.route({}, task.name)["queue"].name == "webhooks"

@@ -126,7 +126,8 @@ def test_a_scorecard_edit_moves_scores_and_raises_churn_alerts(customers_with_si
 
 
 def test_the_task_runs_on_the_bulk_queue_nightly(customers_with_signals):
-    assert recompute_all_health.queue == "bulk"
+    route = recompute_all_health.app.amqp.router.route({}, recompute_all_health.name)
+    assert route["queue"].name == "bulk"
     entry = settings.CELERY_BEAT_SCHEDULE["customers-recompute-all-health"]
     assert entry["task"] == recompute_all_health.name == "customers.recompute_all_health"
     assert entry["options"]["queue"] == "bulk"
