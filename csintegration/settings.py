@@ -285,6 +285,11 @@ OVERLOAD_SHED_AT = {
 OVERLOAD_RETRY_AFTER_SECONDS = env.int("OVERLOAD_RETRY_AFTER_SECONDS", default=5)
 # Audit log of API calls: rows older than this are pruned nightly.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# Audit rows are queued and written in batches by a thread per process (False: one INSERT per call,
+# after its response is sent).
+AUDIT_BATCH_WRITES = env.bool("AUDIT_BATCH_WRITES", default=True)
+AUDIT_FLUSH_SECONDS = env.float("AUDIT_FLUSH_SECONDS", default=0.2)
+AUDIT_BATCH_SIZE = env.int("AUDIT_BATCH_SIZE", default=200)
 CELERY_BEAT_SCHEDULE["audit-prune-api-calls"] = {
     "task": "audit.prune_api_calls",
     "schedule": crontab(hour=3, minute=41),

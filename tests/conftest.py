@@ -42,6 +42,12 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def audit_rows_written_per_call(settings):
+    """Tests read a call's audit row right after it; the batched writer has tests of its own."""
+    settings.AUDIT_BATCH_WRITES = False
+
+
 @pytest.fixture
 def make_integration_client(db):
     """Create an OAuth client (client credentials) with the given scopes; returns its credentials."""

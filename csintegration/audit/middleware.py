@@ -10,11 +10,13 @@ import functools
 import time
 from urllib.parse import unquote
 
+from django.conf import settings
 from django.utils import timezone
 
 from csintegration.api.client_ip import client_address, parse_address
 
-from .services import api_call_record
+from .services import api_call_build, api_call_record
+from .writer import writer
 
 AUDITED_PREFIXES = ("/api/", "/o/")
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -72,19 +74,22 @@ class AuditMiddleware:
         response = self.get_response(request)
         latency_ms = (time.perf_counter() - started) * 1000
         client_id, user, scopes = _identity(request)
-        record = functools.partial(
-            api_call_record,
-            time=started_at,
-            client_id=client_id,
-            user=user,
-            scopes=scopes,
-            method=request.method,
-            path=request.path,
-            status=response.status_code,
-            latency_ms=latency_ms,
-            client_address=_address(request),
-            request_id=getattr(request, "request_id", ""),
-        )
+        fields = {
+            "time": started_at,
+            "client_id": client_id,
+            "user": user,
+            "scopes": scopes,
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "latency_ms": latency_ms,
+            "client_address": _address(request),
+            "request_id": getattr(request, "request_id", ""),
+        }
+        if settings.AUDIT_BATCH_WRITES:
+            writer.submit(api_call_build(**fields))
+            return response
+        record = functools.partial(api_call_record, **fields)
         closers = getattr(response, "_resource_closers", None)
         if closers is None:
             record()

@@ -4,8 +4,10 @@ DOT stores each token it issues, so a revoked token (deleted by ``/o/revoke_toke
 the signature, type, audience, issuer and expiry are checked here as well before the row is trusted.
 """
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -53,8 +55,48 @@ def generate_access_token(request, refresh_token: bool = False) -> str:
     )
 
 
+class _VerifiedClaims:
+    """Claims of tokens whose signature this process has already verified, most recent first.
+
+    The same token string is the same signed bytes, so its RSA signature need not be checked on every
+    call; what can change is checked each time: the expiry, and that its key is still trusted.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is not None:
+                self._entries.move_to_end(token)
+        if entry is None:
+            return None
+        kid, claims = entry
+        if claims["exp"] <= time.time() or kid not in verification_keys():
+            return None
+        if claims.get("aud") != settings.JWT_AUDIENCE or claims.get("iss") != settings.JWT_ISSUER:
+            return None
+        return claims
+
+    def put(self, token: str, kid: str, claims: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries[token] = (kid, claims)
+            self._entries.move_to_end(token)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+_verified = _VerifiedClaims()
+
+
 def decode_access_token(token: str) -> dict[str, Any]:
     """The verified claims of ``token``; raises ``jwt.InvalidTokenError`` with a reason otherwise."""
+    claims = _verified.get(token)
+    if claims is not None:
+        return claims
     header = jwt.get_unverified_header(token)
     # RFC 9068 §4: the typ header must be at+jwt (an "application/" prefix is allowed).
     if str(header.get("typ", "")).lower().removeprefix("application/") != ACCESS_TOKEN_TYPE:
@@ -63,7 +105,7 @@ def decode_access_token(token: str) -> dict[str, Any]:
     if key is None:
         raise jwt.InvalidTokenError("The token is signed with an unknown key.")
     # No leeway: the same servers issue and check the tokens, and DOT's row expires at the same instant.
-    return jwt.decode(
+    claims = jwt.decode(
         token,
         key.public_key,
         algorithms=[ALGORITHM],
@@ -71,3 +113,5 @@ def decode_access_token(token: str) -> dict[str, Any]:
         issuer=settings.JWT_ISSUER,
         options={"require": list(REQUIRED_CLAIMS)},
     )
+    _verified.put(token, header.get("kid"), claims)
+    return claims

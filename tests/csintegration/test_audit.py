@@ -171,3 +171,31 @@ def test_the_admin_shows_the_log_read_only(api):
     detail = client.get(f"/admin/audit/apicall/{call.pk}/change/")
     assert detail.status_code == 200 and b'name="_save"' not in detail.content
     assert client.post(f"/admin/audit/apicall/{call.pk}/delete/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batched_writes_keep_every_call_of_concurrent_requests(settings, api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from csintegration.audit.writer import writer
+
+    client = api(scopes="customers:read")
+    before = ApiCall.objects.count()
+    settings.AUDIT_BATCH_WRITES = True
+    settings.AUDIT_BATCH_SIZE = 7  # several batches
+
+    def call(index: int) -> str:
+        try:
+            return client.get(CUSTOMERS, HTTP_X_REQUEST_ID=f"batched-{index}")["X-Request-ID"]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        request_ids = set(pool.map(call, range(40)))
+    assert writer.flush(timeout=20)
+    rows = ApiCall.objects.filter(request_id__startswith="batched-")
+    assert set(rows.values_list("request_id", flat=True)) == request_ids and len(request_ids) == 40
+    assert ApiCall.objects.count() == before + 40
+    assert set(rows.values_list("status", flat=True)) == {200}

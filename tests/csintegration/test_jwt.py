@@ -234,3 +234,20 @@ def test_no_token_is_401_with_a_bearer_challenge():
     response = APIClient().get(CUSTOMERS)
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_verified_token_is_not_rechecked_but_its_expiry_and_audience_are(
+    make_integration_client, settings, monkeypatch
+):
+    from csintegration.auth import access_tokens
+
+    token = fetch_token(make_integration_client())["access_token"]
+    claims = access_tokens.decode_access_token(token)
+    assert access_tokens._verified.get(token) == claims  # the signature is checked once per process
+    monkeypatch.setattr(access_tokens.time, "time", lambda: claims["exp"] + 1)
+    assert access_tokens._verified.get(token) is None  # expired: verified again, and refused
+    monkeypatch.undo()
+    settings.JWT_AUDIENCE = "another-api"
+    assert access_tokens._verified.get(token) is None
+    with pytest.raises(jwt.InvalidAudienceError):
+        access_tokens.decode_access_token(token)

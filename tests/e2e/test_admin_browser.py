@@ -61,12 +61,30 @@ def operator(db):
 
 def sign_in(browser, base_url: str, code: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{base_url}/admin/")
     browser.find_element(By.NAME, "username").send_keys("operator")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.NAME, "otp_token").send_keys(code)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]").click()
+    submit = browser.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]")
+    submit.click()
+    # The click returns before the next page has loaded: wait until the login page is gone.
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(submit))
+    WebDriverWait(browser, 30).until(
+        lambda driver: driver.execute_script("return document.readyState") == "complete"
+    )
+
+
+def follow(browser, link_text: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    link = browser.find_element(By.LINK_TEXT, link_text)
+    link.click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(link))
 
 
 def test_password_without_the_code_shows_no_data(browser, live_server, operator):
@@ -88,7 +106,6 @@ def test_password_and_code_open_the_customer_360(browser, live_server, operator)
 
 
 def test_the_customer_360_links_its_events_and_deliveries(browser, live_server, operator):
-    from selenium.webdriver.common.by import By
 
     from csintegration.events import publish
 
@@ -96,8 +113,8 @@ def test_the_customer_360_links_its_events_and_deliveries(browser, live_server, 
     sign_in(browser, live_server.url, totp_current_code(username="operator"))
     browser.get(f"{live_server.url}/admin/customers/customer/cust_browser/change/")
     assert event.event_id in browser.page_source
-    browser.find_element(By.LINK_TEXT, "All events").click()
+    follow(browser, "All events")
     assert event.event_id in browser.page_source and "churn_risk_detected" in browser.page_source
     browser.get(f"{live_server.url}/admin/customers/customer/cust_browser/change/")
-    browser.find_element(By.LINK_TEXT, "Webhook deliveries").click()
+    follow(browser, "Webhook deliveries")
     assert "/admin/webhooks/delivery/" in browser.current_url
