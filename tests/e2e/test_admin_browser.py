@@ -59,32 +59,40 @@ def operator(db):
     )
 
 
+def navigate(browser, element) -> None:
+    """Click ``element`` and wait until the next page has loaded (a click returns before it has): the
+    marker set on the current page is gone once the browser shows another document."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.execute_script("window.__before_navigation = true;")
+    element.click()
+
+    def next_page_loaded(driver) -> bool:
+        try:
+            return driver.execute_script(
+                "return window.__before_navigation !== true && document.readyState === 'complete';"
+            )
+        except WebDriverException:  # the page is being replaced
+            return False
+
+    WebDriverWait(browser, 30).until(next_page_loaded)
+
+
 def sign_in(browser, base_url: str, code: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{base_url}/admin/")
     browser.find_element(By.NAME, "username").send_keys("operator")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.NAME, "otp_token").send_keys(code)
-    submit = browser.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]")
-    submit.click()
-    # The click returns before the next page has loaded: wait until the login page is gone.
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(submit))
-    WebDriverWait(browser, 30).until(
-        lambda driver: driver.execute_script("return document.readyState") == "complete"
-    )
+    navigate(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]"))
 
 
 def follow(browser, link_text: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    link = browser.find_element(By.LINK_TEXT, link_text)
-    link.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(link))
+    navigate(browser, browser.find_element(By.LINK_TEXT, link_text))
 
 
 def test_password_without_the_code_shows_no_data(browser, live_server, operator):
