@@ -59,13 +59,43 @@ def make_integration_client(db):
     return _make
 
 
+STAFF_PASSWORD = "correct-Horse-battery-9"
+
+
+@pytest.fixture
+def staff_client(db):
+    """A test client signed in to the admin as a superuser, through the login form with password and TOTP."""
+    from django.contrib.auth import get_user_model
+
+    from csintegration.adminsite.totp import totp_current_code, totp_device_enroll
+
+    get_user_model().objects.create_superuser("operator", "operator@example.com", STAFF_PASSWORD)
+    totp_device_enroll(username="operator")
+    client = Client()
+    response = client.post(
+        "/admin/login/",
+        {
+            "username": "operator",
+            "password": STAFF_PASSWORD,
+            "otp_token": totp_current_code(username="operator"),
+        },
+    )
+    assert response.status_code == 302, response.content
+    return client
+
+
+def basic_auth(credentials) -> str:
+    """The HTTP Basic header value of a client's credentials (RFC 6749 client authentication)."""
+    pair = f"{credentials.client.client_id}:{credentials.client_secret}".encode()
+    return f"Basic {base64.b64encode(pair).decode()}"
+
+
 def fetch_token(credentials, scope: str | None = None, **extra) -> dict:
     """POST /o/token/ with the client credentials grant, as an integrator would."""
-    basic = base64.b64encode(f"{credentials.client.client_id}:{credentials.client_secret}".encode()).decode()
     data = {"grant_type": "client_credentials"}
     if scope:
         data["scope"] = scope
-    response = Client().post("/o/token/", data, HTTP_AUTHORIZATION=f"Basic {basic}", **extra)
+    response = Client().post("/o/token/", data, HTTP_AUTHORIZATION=basic_auth(credentials), **extra)
     assert response.status_code == 200, response.content
     return response.json()
 

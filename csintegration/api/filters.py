@@ -42,20 +42,15 @@ class IntegerFilter(django_filters.NumberFilter):
 
 
 class _StrictBooleanField(forms.Field):
-    TRUE, FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
-
     def to_python(self, value):
         if value in (None, ""):
             return None
-        text = str(value).strip().lower()
-        if text in self.TRUE:
-            return True
-        if text in self.FALSE:
-            return False
+        if value in ("true", "false"):
+            return value == "true"
         raise forms.ValidationError("Use true or false.", code="invalid")
 
 
 class BooleanFilter(django_filters.BooleanFilter):
-    """``true``/``false`` (or ``1``/``0``); anything else is a 400 rather than silently ignored."""
+    """``true`` or ``false``; anything else (``null``, ``1``, ``yes``) is a 400 rather than ignored."""
 
     field_class = _StrictBooleanField

@@ -1,6 +1,6 @@
 """Base classes every API view derives from, so each gets the platform's machinery by default."""
 
-from rest_framework import generics, mixins, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.views import APIView
 
 from .idempotency import IdempotentPostMixin
@@ -26,10 +26,6 @@ class PlatformViewMixin(IdempotentPostMixin):
 
 
 class PlatformAPIView(PlatformViewMixin, APIView):
-    pass
-
-
-class PlatformGenericAPIView(PlatformViewMixin, generics.GenericAPIView):
     pass
 
 

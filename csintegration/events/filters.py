@@ -2,7 +2,7 @@
 
 import django_filters
 
-from csintegration.api.filters import StrictFilterSet
+from csintegration.api.filters import BooleanFilter, StrictFilterSet
 
 from .models import Event, EventType
 
@@ -18,8 +18,7 @@ class EventFilter(StrictFilterSet):
     occurred_before = django_filters.IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="lt", help_text="ISO 8601 time; events strictly before it"
     )
-    dispatched = django_filters.ChoiceFilter(
-        choices=(("true", "true"), ("false", "false")),
+    dispatched = BooleanFilter(
         method="filter_dispatched",
         help_text="true: handed to every subscriber; false: still in the outbox",
     )
@@ -29,4 +28,4 @@ class EventFilter(StrictFilterSet):
         fields = []
 
     def filter_dispatched(self, queryset, name, value):
-        return queryset.filter(dispatched_at__isnull=value != "true")
+        return queryset.filter(dispatched_at__isnull=not value)

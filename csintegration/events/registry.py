@@ -83,8 +83,3 @@ def subscribers_for(event_type: str) -> list[Subscriber]:
     with _lock:
         matching = [subscriber for subscriber in _subscribers.values() if subscriber.wants(event_type)]
     return sorted(matching, key=lambda subscriber: subscriber.name)
-
-
-def all_subscribers() -> list[Subscriber]:
-    with _lock:
-        return sorted(_subscribers.values(), key=lambda subscriber: subscriber.name)

@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import Event, EventReceipt
+from .models import Event
 
 
 def event_list() -> QuerySet[Event]:
@@ -12,11 +12,3 @@ def event_list() -> QuerySet[Event]:
 
 def event_get(*, event_id: str) -> Event:
     return get_object_or_404(Event, event_id=event_id)
-
-
-def event_receipts(*, event: Event) -> QuerySet[EventReceipt]:
-    return event.receipts.order_by("subscriber")
-
-
-def events_undispatched_count() -> int:
-    return Event.objects.filter(dispatched_at__isnull=True).count()

@@ -1,6 +1,5 @@
 """The audit log: one row per API and OAuth call, refused and failed ones too, without secrets."""
 
-import base64
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from csintegration.api.views import PlatformAPIView
 from csintegration.audit.models import ApiCall
 from csintegration.audit.services import api_call_prune
 from csintegration.audit.tasks import prune_api_calls
+from tests.conftest import basic_auth
 
 pytestmark = pytest.mark.django_db
 CUSTOMERS = "/api/v1/cs-integration/customers"
@@ -79,12 +79,11 @@ def test_request_bodies_are_never_recorded(api):
 
 def test_token_requests_are_recorded_without_their_secrets(make_integration_client):
     credentials = make_integration_client()
-    basic = base64.b64encode(f"{credentials.client.client_id}:{credentials.client_secret}".encode()).decode()
     client = Client()
     ok = client.post(
         "/o/token/",
         {"grant_type": "client_credentials"},
-        HTTP_AUTHORIZATION=f"Basic {basic}",
+        HTTP_AUTHORIZATION=basic_auth(credentials),
         HTTP_X_REQUEST_ID="token-ok",
     )
     assert ok.status_code == 200

@@ -3,11 +3,8 @@
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
-from django.test import Client
 
-from csintegration.adminsite.totp import totp_current_code, totp_device_enroll
 from csintegration.clients.models import IntegrationClient
 from tests.conftest import fetch_token
 
@@ -15,26 +12,8 @@ pytestmark = pytest.mark.django_db
 ADD = "/admin/clients/integrationclient/add/"
 
 
-@pytest.fixture
-def operator_client():
-    get_user_model().objects.create_superuser("operator", "operator@example.com", "correct-Horse-battery-9")
-    totp_device_enroll(username="operator")
-    client = Client()
-    signed_in = client.post(
-        "/admin/login/?next=/admin/",
-        {
-            "username": "operator",
-            "password": "correct-Horse-battery-9",
-            "otp_token": totp_current_code(username="operator"),
-            "next": "/admin/",
-        },
-    )
-    assert signed_in.status_code == 302
-    return client
-
-
-def test_a_client_created_in_the_admin_shows_working_secrets_once(operator_client):
-    response = operator_client.post(
+def test_a_client_created_in_the_admin_shows_working_secrets_once(staff_client):
+    response = staff_client.post(
         ADD,
         {
             "name": "Billing sync",
@@ -70,15 +49,15 @@ def test_a_client_created_in_the_admin_shows_working_secrets_once(operator_clien
     assert token["scope"].split() == ["customers:read", "finance:write"]
 
     change_page = f"/admin/clients/integrationclient/{client.pk}/change/"
-    first = operator_client.get(change_page)  # the page after saving shows the message, once
+    first = staff_client.get(change_page)  # the page after saving shows the message, once
     assert client_secret.encode() in first.content
-    again = operator_client.get(change_page)
+    again = staff_client.get(change_page)
     assert again.status_code == 200 and client_secret.encode() not in again.content
     assert signing_secret.encode() not in again.content
 
 
-def test_unknown_scopes_and_bad_quotas_are_refused(operator_client):
-    response = operator_client.post(
+def test_unknown_scopes_and_bad_quotas_are_refused(staff_client):
+    response = staff_client.post(
         ADD,
         {
             "name": "Broken",

@@ -14,7 +14,7 @@ from oauth2_provider.views import TokenView
 from rest_framework.test import APIClient
 
 from csintegration.auth.rsa import new_rsa_private_key_pem
-from tests.conftest import fetch_token
+from tests.conftest import basic_auth, fetch_token
 
 CUSTOMERS = "/api/v1/cs-integration/customers"
 JWKS = "/o/.well-known/jwks.json"
@@ -143,11 +143,10 @@ def test_revoked_token_is_refused_at_once(make_integration_client):
     client = bearer(token)
     assert client.get(CUSTOMERS).status_code == 200
 
-    basic = base64.b64encode(f"{credentials.client.client_id}:{credentials.client_secret}".encode()).decode()
     revoked = Client().post(
         "/o/revoke_token/",
         {"token": token, "token_type_hint": "access_token"},
-        HTTP_AUTHORIZATION=f"Basic {basic}",
+        HTTP_AUTHORIZATION=basic_auth(credentials),
     )
     assert revoked.status_code == 200
     assert verify_with_jwks(token)["exp"] > time.time()  # the JWT itself has not expired

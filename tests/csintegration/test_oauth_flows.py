@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from csintegration.auth.models import SeenSignature
 from csintegration.auth.tasks import clear_expired_tokens
-from tests.conftest import fetch_token
+from tests.conftest import basic_auth, fetch_token
 
 REDIRECT_URI = "https://app.example.com/callback"
 CUSTOMERS = "/api/v1/cs-integration/customers"
@@ -30,11 +30,6 @@ pytestmark = pytest.mark.django_db
 
 def checksum(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def basic_auth(credentials) -> str:
-    pair = f"{credentials.client.client_id}:{credentials.client_secret}".encode()
-    return "Basic " + base64.b64encode(pair).decode()
 
 
 def pkce_pair() -> tuple[str, str]:

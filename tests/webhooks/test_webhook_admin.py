@@ -2,29 +2,13 @@
 rotate, replay and replay-since actions going through the same services as the API."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 from django.utils import timezone
 
-from csintegration.adminsite.totp import totp_current_code, totp_device_enroll
 from webhooks import services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Message, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-Horse-battery-9"
-
-
-@pytest.fixture
-def staff_client(db):
-    get_user_model().objects.create_superuser("operator", "operator@example.com", PASSWORD)
-    totp_device_enroll(username="operator")
-    client = Client()
-    response = client.post(
-        "/admin/login/",
-        {"username": "operator", "password": PASSWORD, "otp_token": totp_current_code(username="operator")},
-    )
-    assert response.status_code == 302, response.content
-    return client
 
 
 @pytest.fixture

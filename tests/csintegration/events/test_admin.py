@@ -1,27 +1,10 @@
 """The event log in the admin: read-only, filtered, searchable, with a re-dispatch action."""
 
-import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-
-from csintegration.adminsite.totp import totp_device_enroll
 from csintegration.events import publish
 from csintegration.events.models import Event, EventReceipt, EventType
 from csintegration.events.services import event_dispatch
 
 LIST = "/admin/events/event/"
-
-
-@pytest.fixture
-def staff_client(db):
-    staff = get_user_model().objects.create_superuser("operator", "operator@example.com", "pw-Events-2024")
-    device = totp_device_enroll(username="operator")
-    client = Client()
-    client.force_login(staff)
-    session = client.session
-    session["otp_device_id"] = device.persistent_id  # what a verified sign-in leaves in the session
-    session.save()
-    return client
 
 
 def test_list_filter_search_and_read_only_detail(staff_client, recording_subscriber):

@@ -1,28 +1,13 @@
 """The back-office: scorecards with their measures and bands, the customer's health history."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 
-from csintegration.adminsite.totp import totp_device_enroll
 from domains.customers import services
 from domains.customers.models import Scorecard
 
 pytestmark = pytest.mark.django_db
 
 SCORECARDS = "/admin/customers/scorecard/"
-
-
-@pytest.fixture
-def staff_client(db):
-    staff = get_user_model().objects.create_superuser("csm", "csm@example.com", "pw-Health-2024")
-    device = totp_device_enroll(username="csm")
-    client = Client()
-    client.force_login(staff)
-    session = client.session
-    session["otp_device_id"] = device.persistent_id
-    session.save()
-    return client
 
 
 def scorecard_form(bands):
