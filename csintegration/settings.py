@@ -69,6 +69,11 @@ INSTALLED_APPS = [
     "csintegration.audit",
     "csintegration.adminsite",
     "domains.customers",
+    "domains.marketing",
+    "domains.sales",
+    "domains.product",
+    "domains.finance",
+    "domains.operations",
     "webhooks",
 ]
 
@@ -163,8 +168,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Periodic jobs: sections add entries here; django-celery-beat copies them into its tables when beat
-# starts, where the admin can edit, disable or reschedule them.
+# Periodic jobs of the platform; each app adds its own from AppConfig.ready() (csintegration/schedules.py).
+# django-celery-beat copies them into its tables when beat starts, where the admin can edit them.
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "api.worker_heartbeat", "schedule": 30.0},
     "purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": crontab(minute=17)},
@@ -375,7 +380,8 @@ SIGNATURE_MAX_AGE_SECONDS = env.int("SIGNATURE_MAX_AGE_SECONDS", default=300)
 # Domain events (csintegration/events/): publish() writes the outbox row, a fan-out task runs the
 # subscribers after commit, and the sweeper re-enqueues what the broker never took.
 EVENTS_DEFAULT_QUEUE = "default"
-EVENTS_CRITICAL_TYPES = ("churn_risk_detected",)  # their fan-out goes to the dedicated critical queue
+# The fan-out of a type registered critical=True goes to this queue, which has a worker of its own.
+EVENTS_CRITICAL_QUEUE = "critical"
 EVENTS_SWEEP_GRACE_SECONDS = env.int("EVENTS_SWEEP_GRACE_SECONDS", default=10)  # before a sweep may pick one
 EVENTS_SWEEP_LEASE_SECONDS = env.int("EVENTS_SWEEP_LEASE_SECONDS", default=30)  # doubled per sweep, ≤ 1 h
 EVENTS_SWEEP_BATCH_SIZE = env.int("EVENTS_SWEEP_BATCH_SIZE", default=500)
@@ -386,8 +392,9 @@ EVENTS_INLINE_MAX_BATCH = env.int("EVENTS_INLINE_MAX_BATCH", default=10)
 EVENTS_RETRY_BASE_SECONDS = env.float("EVENTS_RETRY_BASE_SECONDS", default=2.0)  # 2, 4, 8 … s, ±20 %
 EVENTS_RETRY_MAX_SECONDS = env.float("EVENTS_RETRY_MAX_SECONDS", default=600.0)
 EVENTS_MAX_DISPATCH_ATTEMPTS = env.int("EVENTS_MAX_DISPATCH_ATTEMPTS", default=12)
-# A request must not hang on a dead broker: try briefly, then leave the event to the sweeper.
-EVENTS_ENQUEUE_RETRY_POLICY = {
+# A request must not hang on a dead broker: try briefly, then leave the work to its app's recovery
+# (csintegration/tasks.py).
+TASK_ENQUEUE_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,
     "interval_step": 0.2,
@@ -408,49 +415,6 @@ CELERY_BEAT_SCHEDULE["events-sweep-undispatched"] = {
     # A sweep that waited longer than the next one is pointless; drop it rather than pile them up.
     "options": {"expires": 5.0, "queue": "default"},
 }
-# Outbound webhooks (webhooks/): CIDRs that receivers may resolve to although private/loopback, e.g. an
-# on-premise receiver; plain http is admitted only for those.
-WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
-WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
-# Seconds to wait after each failed try before the next: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
-WEBHOOK_RETRY_SCHEDULE = [
-    float(seconds)
-    for seconds in env.list("WEBHOOK_RETRY_SCHEDULE", default=[5, 300, 1800, 7200, 18000, 36000, 36000])
-]
-WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.1)  # ± this fraction of each delay
-WEBHOOK_RETRY_AFTER_MAX_SECONDS = env.int("WEBHOOK_RETRY_AFTER_MAX_SECONDS", default=86400)
-WEBHOOK_DISABLE_AFTER_FAILING_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_FAILING_SECONDS", default=5 * 86400)
-WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS = env.int("WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS", default=86400)
-WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
-# A queued delivery whose task has not started within this lease is queued again by the dispatcher;
-# an attempt in flight holds its delivery for the timeout plus this margin.
-WEBHOOK_QUEUE_LEASE_SECONDS = env.int("WEBHOOK_QUEUE_LEASE_SECONDS", default=300)
-WEBHOOK_ATTEMPT_LEASE_MARGIN_SECONDS = env.int("WEBHOOK_ATTEMPT_LEASE_MARGIN_SECONDS", default=15)
-WEBHOOK_DISPATCH_INTERVAL_SECONDS = env.float("WEBHOOK_DISPATCH_INTERVAL_SECONDS", default=5.0)
-WEBHOOK_DISPATCH_BATCH_SIZE = env.int("WEBHOOK_DISPATCH_BATCH_SIZE", default=500)
-WEBHOOK_POOL_SIZE = env.int("WEBHOOK_POOL_SIZE", default=10)
-# Deliveries per attempt task: claimed and recorded in one transaction each, sent in parallel.
-WEBHOOK_TASK_BATCH_SIZE = env.int("WEBHOOK_TASK_BATCH_SIZE", default=10)
-WEBHOOK_USER_AGENT = env.str("WEBHOOK_USER_AGENT", default="CS-Integration-Hub-Webhooks/1.0")
-CELERY_BEAT_SCHEDULE["webhooks-dispatch-due-deliveries"] = {
-    "task": "webhooks.dispatch_due_deliveries",
-    "schedule": WEBHOOK_DISPATCH_INTERVAL_SECONDS,
-    "options": {"queue": "webhooks", "expires": WEBHOOK_DISPATCH_INTERVAL_SECONDS},
-}
-# Health engine (domains/customers): the trend is the least-squares line through the scores of the last
-# HEALTH_TREND_WINDOW_DAYS, improving or declining once it moves HEALTH_TREND_THRESHOLD_POINTS; churn risk
-# when the risk turns high/critical or the score falls CHURN_DROP_POINTS within CHURN_DROP_WINDOW_DAYS.
-HEALTH_TREND_WINDOW_DAYS = env.int("HEALTH_TREND_WINDOW_DAYS", default=30)
-HEALTH_TREND_THRESHOLD_POINTS = env.float("HEALTH_TREND_THRESHOLD_POINTS", default=3.0)
-CHURN_DROP_POINTS = env.int("CHURN_DROP_POINTS", default=15)
-CHURN_DROP_WINDOW_DAYS = env.int("CHURN_DROP_WINDOW_DAYS", default=30)
-HEALTH_RECOMPUTE_CHUNK_SIZE = env.int("HEALTH_RECOMPUTE_CHUNK_SIZE", default=2000)
-CELERY_BEAT_SCHEDULE["customers-recompute-all-health"] = {
-    "task": "customers.recompute_all_health",
-    "schedule": crontab(hour=2, minute=30),
-    "options": {"queue": "bulk"},
-}
-
 # --- Logging ------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

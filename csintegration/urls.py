@@ -21,6 +21,12 @@ cs_integration = [
 
 urlpatterns = [
     path("api/v1/cs-integration/", include((cs_integration, "cs-integration"))),
+    # One versioned API per domain (CONTRACT.md §7 and §9).
+    path("api/v1/cs-marketing/", include("domains.marketing.api.urls")),
+    path("api/v1/cs-sales/", include("domains.sales.api.urls")),
+    path("api/v1/cs-product/", include("domains.product.api.urls")),
+    path("api/v1/cs-finance/", include("domains.finance.api.urls")),
+    path("api/v1/cs-ops/", include("domains.operations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -14,11 +14,25 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from csintegration.clients.services import client_create
+from csintegration.events import register_event_type
 from examples.signed_request import sign_request
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 HAS_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 HAS_REDIS = bool(settings.REDIS_URL)
+
+
+# Event types of the platform's own tests, one per area that no test app of the platform publishes in:
+# tests of the event machinery and of webhooks use them without depending on a domain app.
+TEST_EVENT_TYPES = {
+    area: register_event_type(
+        f"test.{area}_event",
+        label=f"A {area} event of the tests",
+        area=area,
+        example={"detail": "example"},
+    )
+    for area in ("sales", "product", "finance", "operations", "marketing")
+}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from csintegration.adminsite.readonly import ViewOnlyAdminMixin
 
-from . import services
+from . import deliveries, endpoints
 from .models import Attempt, Delivery, DeliveryStatus, Message, WebhookEndpoint
 
 STATUS_COLOURS = {
@@ -36,10 +36,22 @@ class WebhookEndpointForm(forms.ModelForm):
         fields = ("client", "url", "event_types", "description")
 
     def clean_url(self):
-        return services.validate_endpoint_url(self.cleaned_data["url"])
+        return endpoints.validate_endpoint_url(self.cleaned_data["url"])
 
     def clean_event_types(self):
-        return services.validate_event_types(self.cleaned_data["event_types"])
+        return endpoints.validate_event_types(self.cleaned_data["event_types"])
+
+    def clean(self):
+        cleaned = super().clean()
+        client = cleaned.get("client") or getattr(self.instance, "client", None)
+        if client is not None and cleaned.get("event_types"):
+            try:
+                endpoints.check_event_type_scopes(
+                    cleaned["event_types"], scopes=endpoints.client_scopes(client)
+                )
+            except endpoints.MissingScope as exc:
+                self.add_error("event_types", str(exc))
+        return cleaned
 
 
 @admin.register(WebhookEndpoint)
@@ -82,12 +94,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            services.endpoint_update(
+            endpoints.endpoint_update(
                 endpoint=WebhookEndpoint.objects.get(pk=obj.pk),
                 data={name: data[name] for name in ("url", "event_types", "description")},
             )
             return
-        endpoint, secret = services.endpoint_create(
+        endpoint, secret = endpoints.endpoint_create(
             client=data["client"],
             url=data["url"],
             event_types=data["event_types"],
@@ -97,16 +109,16 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         messages.warning(request, f"The signing secret of {endpoint.pk}, shown only now: {secret}")
 
     def delete_model(self, request, obj):
-        services.endpoint_delete(endpoint=obj)
+        endpoints.endpoint_delete(endpoint=obj)
 
     def delete_queryset(self, request, queryset):
         for endpoint in queryset:
-            services.endpoint_delete(endpoint=endpoint)
+            endpoints.endpoint_delete(endpoint=endpoint)
 
     @admin.action(description="Rotate the signing secret (the new one is shown once)")
     def rotate_secret(self, request, queryset):
         for endpoint in queryset:
-            secret = services.endpoint_rotate_secret(endpoint=endpoint)
+            secret = endpoints.endpoint_rotate_secret(endpoint=endpoint)
             messages.warning(request, f"New signing secret of {endpoint.pk}, shown only now: {secret}")
 
     @admin.action(description="Replay failed deliveries since the time given (default 24 h)")
@@ -119,8 +131,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             return
         for endpoint in queryset:
             try:
-                ids = services.endpoint_replay_failed(endpoint=endpoint, since=since)
-            except services.WebhookConflict as exc:
+                ids = deliveries.endpoint_replay_failed(endpoint=endpoint, since=since)
+            except deliveries.WebhookConflict as exc:
                 messages.error(request, f"{endpoint.pk}: {exc}")
                 continue
             messages.success(request, f"{endpoint.pk}: {len(ids)} failed deliveries queued again.")
@@ -128,12 +140,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.action(description="Re-enable")
     def enable(self, request, queryset):
         for endpoint in queryset.filter(is_active=False):
-            services.endpoint_enable(endpoint=endpoint)
+            endpoints.endpoint_enable(endpoint=endpoint)
 
     @admin.action(description="Disable")
     def disable(self, request, queryset):
         for endpoint in queryset.filter(is_active=True):
-            services.endpoint_disable(endpoint=endpoint, reason="manual", notify=False)
+            endpoints.endpoint_disable(endpoint=endpoint, reason="manual", notify=False)
 
 
 class DeliveryInline(admin.TabularInline):
@@ -233,9 +245,9 @@ class DeliveryAdmin(admin.ModelAdmin):
         replayed = 0
         for delivery in queryset:
             try:
-                services.delivery_replay(delivery=delivery)
+                deliveries.delivery_replay(delivery=delivery)
                 replayed += 1
-            except services.WebhookConflict as exc:
+            except deliveries.WebhookConflict as exc:
                 messages.error(request, f"{delivery.pk}: {exc}")
         if replayed:
             messages.success(request, f"{replayed} deliveries queued again.")

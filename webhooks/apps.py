@@ -1,3 +1,5 @@
+"""App config of outbound webhooks: the events subscriber that writes deliveries, and the dispatcher."""
+
 from django.apps import AppConfig
 
 
@@ -7,10 +9,18 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from csintegration.events import subscribe
+        from csintegration.schedules import register_periodic_task
 
-        from .services import message_create_for_event
+        from .conf import conf
+        from .deliveries import message_create_for_event
 
         def on_event(event) -> None:
             message_create_for_event(event=event)
 
         subscribe("webhooks", on_event, inline=True)
+        register_periodic_task(
+            "webhooks-dispatch-due-deliveries",
+            task="webhooks.dispatch_due_deliveries",
+            schedule=conf.WEBHOOK_DISPATCH_INTERVAL_SECONDS,
+            options={"queue": "webhooks", "expires": conf.WEBHOOK_DISPATCH_INTERVAL_SECONDS},
+        )

@@ -3,7 +3,7 @@
 import django_filters
 
 from csintegration.api.filters import BooleanFilter, StrictFilterSet
-from csintegration.events.models import EventType
+from csintegration.events.filters import event_type_choices
 
 from .models import Delivery, DeliveryStatus, WebhookEndpoint
 
@@ -20,7 +20,7 @@ class DeliveryFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=DeliveryStatus.choices, help_text="Repeat to match any of several states"
     )
-    event_type = django_filters.MultipleChoiceFilter(choices=EventType.choices)
+    event_type = django_filters.MultipleChoiceFilter(choices=event_type_choices)
     created_since = django_filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601 time; deliveries created since then"
     )

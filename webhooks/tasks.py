@@ -1,9 +1,9 @@
-"""Celery tasks of webhooks: one attempt of a delivery, and the dispatcher of due retries."""
+"""Celery tasks of webhooks: one attempt of a few deliveries, and the dispatcher of due retries."""
 
 from celery import shared_task
 from django.db import DatabaseError
 
-from . import services
+from . import deliveries
 
 
 @shared_task(
@@ -21,10 +21,10 @@ def deliver(delivery_ids: list[str], lease_token: str | None = None) -> None:
     and does nothing."""
     if isinstance(delivery_ids, str):
         delivery_ids = [delivery_ids]
-    services.deliveries_attempt(delivery_ids=delivery_ids, lease_token=lease_token)
+    deliveries.deliveries_attempt(delivery_ids=delivery_ids, lease_token=lease_token)
 
 
 @shared_task(name="webhooks.dispatch_due_deliveries", ignore_result=True)
 def dispatch_due_deliveries() -> int:
     """Run by beat every few seconds: queue the deliveries whose next attempt is due."""
-    return services.deliveries_dispatch_due()
+    return deliveries.deliveries_dispatch_due()

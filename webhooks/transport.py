@@ -19,9 +19,10 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+
+from .conf import conf
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -60,7 +61,7 @@ def _parse_networks(values: tuple[str, ...]) -> tuple[IPNetwork, ...]:
 
 
 def allowed_networks() -> tuple[IPNetwork, ...]:
-    return _parse_networks(tuple(settings.WEBHOOK_ALLOWED_NETWORKS))
+    return _parse_networks(tuple(conf.WEBHOOK_ALLOWED_NETWORKS))
 
 
 def _unmapped(address: IPAddress) -> IPAddress:
@@ -214,10 +215,10 @@ def session() -> requests.Session:
             if _session is None or _session[0] != pid:
                 new = requests.Session()
                 new.trust_env = False  # proxies from the environment would bypass the address check
-                pool_size = settings.WEBHOOK_POOL_SIZE
+                pool_size = conf.WEBHOOK_POOL_SIZE
                 new.mount("http://", PinnedAddressAdapter(is_https=False, pool_maxsize=pool_size))
                 new.mount("https://", PinnedAddressAdapter(is_https=True, pool_maxsize=pool_size))
-                new.headers["User-Agent"] = settings.WEBHOOK_USER_AGENT
+                new.headers["User-Agent"] = conf.WEBHOOK_USER_AGENT
                 _session = (pid, new)
     return _session[1]
 
@@ -305,9 +306,7 @@ def _sender_pool() -> ThreadPoolExecutor:
             if _senders is None or _senders[0] != pid:
                 _senders = (
                     pid,
-                    ThreadPoolExecutor(
-                        max_workers=settings.WEBHOOK_POOL_SIZE, thread_name_prefix="webhook-send"
-                    ),
+                    ThreadPoolExecutor(max_workers=conf.WEBHOOK_POOL_SIZE, thread_name_prefix="webhook-send"),
                 )
     return _senders[1]
 

@@ -63,18 +63,29 @@ class PlatformAutoSchema(AutoSchema):
             )
         return parameters
 
-    def get_description(self) -> str:
-        description = super().get_description() or ""
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None:
+            # Here rather than in get_description, which an extend_schema(description=…) replaces.
+            notes = self._access_notes()
+            if notes:
+                operation["description"] = "\n\n".join(
+                    part for part in (operation.get("description", "").strip(), notes) if part
+                )
+        return operation
+
+    def _access_notes(self) -> str:
+        notes = []
         scope = None if self._is_public() else required_scope_for(self.view, self.method)
         if scope:
-            description = f"{description}\n\nRequires scope `{scope}`.".strip()
+            notes.append(f"Requires scope `{scope}`.")
         signed = getattr(self.view, "signature_required_actions", ()) or ()
         if getattr(self.view, "action", None) in signed or self.method in signed:
-            description += (
-                "\n\nThis is a high-value operation: the request must carry an HTTP Message Signature "
+            notes.append(
+                "This is a high-value operation: the request must carry an HTTP Message Signature "
                 "(RFC 9421) with `Content-Digest`, keyed by the client's signing secret."
             )
-        return description
+        return "\n\n".join(notes)
 
     def _error_responses(self) -> dict[str, OpenApiResponse]:
         errors: dict[str, OpenApiResponse] = {

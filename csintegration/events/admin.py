@@ -7,6 +7,20 @@ from django.utils.html import format_html
 
 from . import services
 from .models import Event, EventReceipt
+from .types import event_types
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    """The registered types (not a DISTINCT over the whole log)."""
+
+    title = "event type"
+    parameter_name = "event_type"
+
+    def lookups(self, request, model_admin):
+        return [(event_type.name, event_type.name) for event_type in event_types()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
 class DispatchedFilter(admin.SimpleListFilter):
@@ -45,7 +59,7 @@ class EventAdmin(admin.ModelAdmin):
         "dispatched_at",
         "dispatch_attempts",
     )
-    list_filter = ("event_type", DispatchedFilter)
+    list_filter = (EventTypeFilter, DispatchedFilter)
     date_hierarchy = "occurred_at"
     search_fields = ("=event_id", "=customer_id")
     ordering = ("-occurred_at", "-event_id")

@@ -4,12 +4,17 @@ import django_filters
 
 from csintegration.api.filters import BooleanFilter, StrictFilterSet
 
-from .models import Event, EventType
+from .models import Event
+from .types import event_types
+
+
+def event_type_choices() -> list[tuple[str, str]]:
+    return [(event_type.name, event_type.label) for event_type in event_types()]
 
 
 class EventFilter(StrictFilterSet):
     event_type = django_filters.MultipleChoiceFilter(
-        choices=EventType.choices, help_text="Repeat to match any of several types"
+        choices=event_type_choices, help_text="Repeat to match any of several types"
     )
     customer_id = django_filters.CharFilter(field_name="customer_id", help_text="Events of this customer")
     occurred_after = django_filters.IsoDateTimeFilter(

@@ -10,29 +10,12 @@ def new_event_id() -> str:
     return new_id("evt")
 
 
-class EventType(models.TextChoices):
-    """Every event type the platform publishes (and webhooks may subscribe to)."""
-
-    HEALTH_SCORE_CHANGE = "health_score_change", "Health score changed"
-    EXPANSION_READY = "expansion_ready", "Expansion ready"
-    CHURN_RISK_DETECTED = "churn_risk_detected", "Churn risk detected"
-    CUSTOMER_CREATED = "customer.created", "Customer created"
-    CUSTOMER_UPDATED = "customer.updated", "Customer updated"
-    CUSTOMER_DELETED = "customer.deleted", "Customer deleted"
-    JOURNEY_STAGE_CHANGED = "journey_stage_changed", "Journey stage changed"
-    HANDOFF_COMPLETED = "handoff_completed", "Sales handoff completed"
-    CAMPAIGN_TRIGGERED = "campaign_triggered", "Campaign triggered"
-    FEEDBACK_SUBMITTED = "feedback_submitted", "Product feedback submitted"
-    FORECAST_SUBMITTED = "forecast_submitted", "Revenue forecast submitted"
-    WORKFLOW_COMPLETED = "workflow_completed", "Workflow completed"
-    WORKFLOW_FAILED = "workflow_failed", "Workflow failed"
-
-
 class Event(models.Model):
     """One domain event, written in the same transaction as the change it reports (the outbox)."""
 
     event_id = models.CharField(primary_key=True, max_length=64, default=new_event_id, editable=False)
-    event_type = models.CharField(max_length=64, choices=EventType.choices, db_index=True)
+    #: a registered type (``csintegration.events.types``); checked when the event is published
+    event_type = models.CharField(max_length=64, db_index=True)
     # A plain id, not a foreign key: the platform machinery knows nothing of the domains, and the log
     # keeps the events of a customer after the customer is deleted.
     customer_id = models.CharField(max_length=64, null=True, blank=True, db_index=True)

@@ -1,4 +1,10 @@
-"""The in-process registry of event subscribers: apps call ``subscribe()`` in ``AppConfig.ready()``."""
+"""The in-process registry of event subscribers: apps call ``subscribe()`` in ``AppConfig.ready()``.
+
+Types are named, not checked, when a subscriber registers: the app that declares a type may be loaded
+after the one that subscribes to it. The system check ``events.E001`` reports a subscription to a type
+that no app declared, unless the subscriber marked it ``optional`` (it reacts to an app that may not be
+installed).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ class Subscriber:
     event_types: frozenset[str]
     #: run inside the publishing transaction (see ``subscribe``)
     inline: bool = False
+    #: the types may be declared by apps that are not installed
+    optional: bool = False
 
     def wants(self, event_type: str) -> bool:
         return ALL_EVENTS in self.event_types or event_type in self.event_types
@@ -36,7 +44,12 @@ _lock = threading.Lock()
 
 
 def subscribe(
-    name: str, handler: Handler, *, event_types: Iterable[str] = (ALL_EVENTS,), inline: bool = False
+    name: str,
+    handler: Handler,
+    *,
+    event_types: Iterable[str] = (ALL_EVENTS,),
+    inline: bool = False,
+    optional: bool = False,
 ) -> Subscriber:
     """Register ``handler`` under ``name`` for ``event_types``.
 
@@ -53,7 +66,7 @@ def subscribe(
 
     Registering the same name again replaces the earlier registration (``ready()`` may run twice).
     """
-    from .models import EventType
+    from .types import NAME_PATTERN
 
     if not name or len(name) > 100:
         raise ValueError("A subscriber name is 1 to 100 characters.")
@@ -64,10 +77,10 @@ def subscribe(
     wanted = frozenset(event_types)
     if not wanted:
         raise ValueError("A subscriber wants at least one event type (or '*').")
-    unknown = wanted - set(EventType.values) - {ALL_EVENTS}
-    if unknown:
-        raise ValueError(f"Unknown event types: {', '.join(sorted(unknown))}.")
-    subscriber = Subscriber(name=name, handler=handler, event_types=wanted, inline=inline)
+    malformed = [item for item in wanted - {ALL_EVENTS} if not NAME_PATTERN.match(item)]
+    if malformed:
+        raise ValueError(f"Not event type names: {', '.join(sorted(malformed))}.")
+    subscriber = Subscriber(name=name, handler=handler, event_types=wanted, inline=inline, optional=optional)
     with _lock:
         _subscribers[name] = subscriber
     return subscriber
@@ -83,3 +96,8 @@ def subscribers_for(event_type: str) -> list[Subscriber]:
     with _lock:
         matching = [subscriber for subscriber in _subscribers.values() if subscriber.wants(event_type)]
     return sorted(matching, key=lambda subscriber: subscriber.name)
+
+
+def subscribers() -> list[Subscriber]:
+    with _lock:
+        return sorted(_subscribers.values(), key=lambda subscriber: subscriber.name)

@@ -16,8 +16,11 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .models import Event, EventReceipt, EventType
+from csintegration.tasks import enqueue, enqueue_many
+
+from .models import Event, EventReceipt
 from .registry import Subscriber, subscribers_for
+from .types import EventMessage, UnknownEventType, event_type_get
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +51,12 @@ def _json_default(value):
 
 
 def queue_for(event_type: str) -> str:
-    """The Celery queue of an event's fan-out: churn risk jumps the line on the critical queue."""
-    return "critical" if event_type in settings.EVENTS_CRITICAL_TYPES else settings.EVENTS_DEFAULT_QUEUE
+    """The Celery queue of an event's fan-out: critical types jump the line on the critical queue."""
+    try:
+        critical = event_type_get(event_type).critical
+    except UnknownEventType:
+        critical = False
+    return settings.EVENTS_CRITICAL_QUEUE if critical else settings.EVENTS_DEFAULT_QUEUE
 
 
 def retry_delay(attempts: int) -> float:
@@ -62,8 +69,12 @@ def _build_event(
     event_type: str, *, customer_id: str | None, payload: dict, occurred_at: datetime | None, now: datetime
 ) -> Event:
     """Validate one event and build its row (unsaved), with the body subscribers will receive."""
-    if event_type not in EventType.values:
-        raise ValueError(f"Unknown event type {event_type!r}; add it to EventType first.")
+    try:
+        event_type_get(event_type)
+    except UnknownEventType:
+        raise ValueError(
+            f"Unknown event type {event_type!r}; declare it with register_event_type() first."
+        ) from None
     if not isinstance(payload, dict):
         raise TypeError("An event payload is a dict.")
     if "event" in payload and payload["event"] != event_type:
@@ -145,10 +156,6 @@ def _run_inline_subscribers(event: Event) -> bool:
     return True
 
 
-#: one message of ``event_publish_many``: (event type, customer id, payload, occurred_at or None)
-EventMessage = tuple[str, str | None, dict, datetime | None]
-
-
 def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
     """``event_publish`` for many events at once: one INSERT per 500 rows, and after commit the
     fan-outs go to the broker in batches (one message per EVENTS_FANOUT_BATCH_SIZE events; critical
@@ -156,8 +163,14 @@ def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
     subscribers at once, as ``event_publish`` does."""
     now = timezone.now()
     events = [
-        _build_event(event_type, customer_id=customer_id, payload=payload, occurred_at=occurred_at, now=now)
-        for event_type, customer_id, payload, occurred_at in messages
+        _build_event(
+            message.event_type,
+            customer_id=message.customer_id,
+            payload=message.payload,
+            occurred_at=message.occurred_at,
+            now=now,
+        )
+        for message in messages
     ]
     if not events:
         return []
@@ -176,55 +189,31 @@ def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
 
 
 def enqueue_dispatch_many(events: list[tuple[str, str]]) -> None:
-    """Enqueue the fan-out of many events; never raises (the sweeper catches what fails)."""
-    from .tasks import dispatch_events
-
+    """Enqueue the fan-out of many events, EVENTS_FANOUT_BATCH_SIZE per message (critical ones alone,
+    on their queue); never raises (the sweeper catches what fails)."""
     batch: list[str] = []
-    size = settings.EVENTS_FANOUT_BATCH_SIZE
-
-    def flush() -> None:
-        try:
-            dispatch_events.apply_async(
-                args=(list(batch),),
-                queue=settings.EVENTS_DEFAULT_QUEUE,
-                retry=True,
-                retry_policy=settings.EVENTS_ENQUEUE_RETRY_POLICY,
-            )
-        except Exception:
-            logger.warning(
-                "Could not enqueue %s fan-outs; the sweeper will retry them.", len(batch), exc_info=True
-            )
-        batch.clear()
-
     for event_id, event_type in events:
         if queue_for(event_type) != settings.EVENTS_DEFAULT_QUEUE:
             enqueue_dispatch(event_id, event_type)
-            continue
-        batch.append(event_id)
-        if len(batch) >= size:
-            flush()
-    if batch:
-        flush()
+        else:
+            batch.append(event_id)
+    size = max(1, settings.EVENTS_FANOUT_BATCH_SIZE)
+    enqueue_many(
+        "events.dispatch_events",
+        args_list=[(batch[start : start + size],) for start in range(0, len(batch), size)],
+        queue=settings.EVENTS_DEFAULT_QUEUE,
+    )
 
 
 def enqueue_dispatch(event_id: str, event_type: str, *, countdown: float | None = None) -> bool:
     """Hand the fan-out of one event to the broker; never raises (the sweeper catches what fails)."""
-    from .tasks import dispatch_event
-
-    try:
-        dispatch_event.apply_async(
-            args=(event_id,),
-            queue=queue_for(event_type),
-            countdown=countdown,
-            retry=True,
-            retry_policy=settings.EVENTS_ENQUEUE_RETRY_POLICY,
-        )
-    except Exception:
-        logger.warning(
-            "Could not enqueue the fan-out of %s; the sweeper will retry it.", event_id, exc_info=True
-        )
-        return False
-    return True
+    return enqueue(
+        "events.dispatch_event",
+        args=(event_id,),
+        queue=queue_for(event_type),
+        countdown=countdown,
+        failure_message=f"Could not enqueue the fan-out of {event_id}; the sweeper will retry it.",
+    )
 
 
 @dataclass

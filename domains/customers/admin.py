@@ -7,6 +7,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from csintegration.adminsite.panels import customer_panels
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin, ViewOnlyAdminMixin
 from csintegration.events.selectors import event_list
 
@@ -65,11 +66,14 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ("name", "customer_id", "success_manager")
     readonly_fields = (
         "customer_id",
+        "health_trend",
+        "risk_level",
         "created_at",
         "updated_at",
         "latest_signals",
         "health_history",
         "recent_events",
+        "domain_panels",
     )
     list_per_page = 50
     show_full_result_count = False
@@ -90,9 +94,23 @@ class CustomerAdmin(admin.ModelAdmin):
             },
         ),
         ("Health history", {"fields": ("latest_signals", "health_history")}),
+        ("Across the domains", {"fields": ("domain_panels",)}),
         ("Events and deliveries", {"fields": ("recent_events",)}),
         ("Timestamps", {"fields": ("created_at", "updated_at")}),
     )
+
+    @admin.display(description="what the other domains know")
+    def domain_panels(self, customer: Customer):
+        if customer.pk is None:
+            return "-"
+        panels = customer_panels()
+        if not panels:
+            return "No domain app shows anything yet."
+        return format_html_join(
+            "",
+            '<section class="domain-panel"><h3>{}</h3>{}</section>',
+            ((panel.title, panel.render(customer.pk)) for panel in panels),
+        )
 
     @admin.display(description="recent events")
     def recent_events(self, customer: Customer):
@@ -185,10 +203,13 @@ class CustomerAdmin(admin.ModelAdmin):
             customer.get_risk_level_display(),
         )
 
-    # Writes go through the same services as the API, so both publish the same events.
+    # Writes go through the same services as the API, so both publish the same events; a score goes
+    # through the health engine, which sets the trend and risk level (read-only here).
     def save_model(self, request, obj, form, change):
         data = {
-            name: form.cleaned_data[name] for name in services.WRITABLE_FIELDS if name in form.cleaned_data
+            name: form.cleaned_data[name]
+            for name in (*services.WRITABLE_FIELDS, "health_score")
+            if name in form.cleaned_data
         }
         if change:
             fresh = Customer.objects.get(pk=obj.pk)

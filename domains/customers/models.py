@@ -125,6 +125,8 @@ class Customer(models.Model):
 
     #: when the last churn_risk_detected was published; a new alert needs a new crossing or a new drop
     churn_risk_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: per status field, when the value stored was set (an older domain event does not overwrite it)
+    integration_status_as_of = models.JSONField(default=dict, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -343,6 +345,8 @@ class HealthSnapshot(models.Model):
     change_reason = models.CharField(max_length=100, blank=True)
     trigger_events = models.JSONField(default=list, blank=True)
     recommended_actions = models.JSONField(default=list, blank=True)
+    #: False for a reported score older than the customer's latest: kept in the history, not current
+    applied = models.BooleanField(default=True)
     #: the health_score_change event published for this score, if any
     event_id = models.CharField(max_length=64, blank=True)
     churn_event_id = models.CharField(max_length=64, blank=True)
@@ -360,3 +364,15 @@ class HealthSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.score} at {self.observed_at:%Y-%m-%d %H:%M}"
+
+
+def _touch_scorecard(sender, instance, **kwargs) -> None:
+    """A measure or band changed: its scorecard's ``updated_at`` moves, which cached specs compare."""
+    Scorecard.objects.filter(pk=instance.scorecard_id).update(updated_at=timezone.now())
+
+
+for _model in (ScorecardMeasure, ScorecardBand):
+    models.signals.post_save.connect(_touch_scorecard, sender=_model, dispatch_uid=f"touch-{_model.__name__}")
+    models.signals.post_delete.connect(
+        _touch_scorecard, sender=_model, dispatch_uid=f"touch-delete-{_model.__name__}"
+    )

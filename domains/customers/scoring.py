@@ -396,3 +396,146 @@ BUILT_IN_SCORECARD = ScorecardSpec(
         MeasureSpec("support_tickets", 10, TARGET, LOWER_IS_BETTER, target_value=2),
     ),
 )
+
+
+# --- The decision on a new score -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """The engine's tunables (``domains/customers/conf.py``)."""
+
+    trend_window_days: int
+    trend_threshold_points: float
+    churn_window_days: int
+    churn_drop_points: int
+
+
+@dataclass(frozen=True)
+class HealthDecision:
+    """What a new score does to a customer: the values to store, whether to keep a snapshot and announce
+    the change, and the churn assessment when churn risk is detected."""
+
+    score: int
+    previous_score: int
+    risk_level: str
+    previous_risk_level: str
+    health_trend: str
+    #: of health_score, health_trend and risk_level, those that move
+    changed_fields: frozenset[str]
+    #: keep a snapshot of this score in the history
+    record: bool
+    #: publish health_score_change
+    publish_change: bool
+    #: per measure, what moved since the latest breakdown (computed scores only)
+    changes: tuple[dict[str, Any], ...]
+    trigger_events: tuple[str, ...]
+    churn: ChurnAssessment | None
+
+    @property
+    def score_changed(self) -> bool:
+        return self.score != self.previous_score
+
+
+def evaluate_health(
+    *,
+    score: int,
+    breakdown: Sequence[Mapping[str, Any]],
+    computed: bool,
+    previous_score: int,
+    previous_risk_level: str,
+    previous_trend: str,
+    churn_alerted_at: datetime | None,
+    history: Sequence[tuple[datetime, int, Any]],
+    latest_breakdown: Sequence[Mapping[str, Any]] | None,
+    bands: Sequence[tuple[int, str]],
+    observed_at: datetime,
+    now: datetime,
+    policy: HealthPolicy,
+    reported_triggers: Sequence[str] = (),
+    always_record: bool = False,
+) -> HealthDecision:
+    """Decide what a new ``score`` means: risk from the scorecard's ``bands``, the trend through the
+    ``history`` and this score, the churn rules, and whether the score is kept and announced.
+
+    A score is kept when it, its risk or (for a computed score) its breakdown moved, or churn risk was
+    detected; it is announced (``health_score_change``) when it moved, or always with
+    ``always_record`` (a reported change).
+    """
+    risk = risk_level_for_score(score, bands)
+    reference_now = max(now, observed_at)
+    trend = health_trend(
+        [(moment, value) for moment, value, _ in history] + [(observed_at, score)],
+        now=reference_now,
+        window_days=policy.trend_window_days,
+        threshold_points=policy.trend_threshold_points,
+    )
+    churn = assess_churn_risk(
+        previous_risk=previous_risk_level,
+        new_risk=risk,
+        new_score=score,
+        history=history,
+        now=reference_now,
+        window_days=policy.churn_window_days,
+        drop_points=policy.churn_drop_points,
+        alerted_at=churn_alerted_at,
+    )
+    changed = frozenset(
+        name
+        for name, before, after in (
+            ("health_score", previous_score, score),
+            ("health_trend", previous_trend, trend),
+            ("risk_level", previous_risk_level, risk),
+        )
+        if before != after
+    )
+    record = (
+        always_record
+        or score != previous_score
+        or risk != previous_risk_level
+        or churn is not None
+        or (computed and breakdown_differs(latest_breakdown, breakdown))
+    )
+    changes: list[dict[str, Any]] = []
+    triggers: list[str] = []
+    if record:
+        changes = breakdown_changes(latest_breakdown, breakdown) if computed else []
+        directions = {entry["measure"]: entry["direction"] for entry in breakdown}
+        triggers = list(reported_triggers) or change_triggers(changes, directions)
+    return HealthDecision(
+        score=score,
+        previous_score=previous_score,
+        risk_level=risk,
+        previous_risk_level=previous_risk_level,
+        health_trend=trend,
+        changed_fields=changed,
+        record=record,
+        publish_change=record and (always_record or score != previous_score),
+        changes=tuple(changes),
+        trigger_events=tuple(triggers),
+        churn=churn,
+    )
+
+
+@dataclass(frozen=True)
+class ChurnAlert:
+    risk_indicators: tuple[str, ...]
+    recommended_actions: tuple[str, ...]
+
+
+def churn_alert(
+    assessment: ChurnAssessment,
+    *,
+    reference: Sequence[Mapping[str, Any]] | None,
+    current: Sequence[Mapping[str, Any]],
+    reported_triggers: Sequence[str] = (),
+    suggested_actions: Sequence[str] = (),
+) -> ChurnAlert:
+    """What a churn alert says: the measures that fell most since ``reference`` (the peak the drop is
+    measured from, else the score before), or the weakest when none fell, and the actions for them."""
+    fell = falling_measures(reference, current)
+    weak = [] if fell else weakest_measures(current)
+    directions = {entry["measure"]: entry["direction"] for entry in current}
+    indicators = churn_indicators(assessment, fell, directions, reported_triggers, weak)
+    actions = churn_actions(assessment.risk_level, fell or weak, suggested_actions)
+    return ChurnAlert(risk_indicators=tuple(indicators), recommended_actions=tuple(actions))

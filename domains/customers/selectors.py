@@ -1,11 +1,12 @@
 """Reads of customers and their health, shared by the API, the admin and the health engine."""
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from . import scoring
@@ -66,13 +67,33 @@ def scorecard_spec(scorecard: Scorecard) -> scoring.ScorecardSpec:
     )
 
 
+_specs_lock = threading.Lock()
+_specs_cache: tuple[tuple, list[scoring.ScorecardSpec]] | None = None
+
+
+def scorecards_version() -> tuple:
+    """Changes whenever a scorecard, one of its measures or bands is saved or deleted (they touch their
+    scorecard's ``updated_at``): one small aggregate query."""
+    stamp = Scorecard.objects.aggregate(count=Count("id"), latest=Max("updated_at"))
+    return (stamp["count"], stamp["latest"])
+
+
 def scorecard_specs() -> list[scoring.ScorecardSpec]:
-    """Every active scorecard in its pure form, in three queries."""
+    """Every active scorecard in its pure form: kept per process, re-read (three queries) only when
+    ``scorecards_version`` moved, so every process sees an edit at its next use."""
+    global _specs_cache
+    version = scorecards_version()
+    cached = _specs_cache
+    if cached is not None and cached[0] == version:
+        return cached[1]
     scorecards = Scorecard.objects.filter(is_active=True).prefetch_related(
         Prefetch("measures", queryset=ScorecardMeasure.objects.order_by("-weight", "measure")),
         Prefetch("bands", queryset=ScorecardBand.objects.order_by("-min_score")),
     )
-    return [scorecard_spec(scorecard) for scorecard in scorecards]
+    specs = [scorecard_spec(scorecard) for scorecard in scorecards]
+    with _specs_lock:
+        _specs_cache = (version, specs)
+    return specs
 
 
 def scorecard_for(customer: Customer, specs: Sequence[scoring.ScorecardSpec]) -> scoring.ScorecardSpec:
@@ -125,7 +146,7 @@ def health_states(*, customers: Sequence[Customer], since: datetime) -> dict[str
     for customer_id, observed_at, score, snapshot_id in window:
         states[customer_id].points.append((observed_at, score, snapshot_id))
     latest_ids = (
-        HealthSnapshot.objects.filter(customer_id__in=ids)
+        HealthSnapshot.objects.filter(customer_id__in=ids, applied=True)
         .values("customer_id")
         .annotate(latest_id=Max("id"))
         .values_list("latest_id", flat=True)
@@ -139,6 +160,24 @@ def health_states(*, customers: Sequence[Customer], since: datetime) -> dict[str
             # Never scored by the engine: the stored score is where the history starts.
             state.points.append((customer.updated_at, customer.health_score, None))
     return states
+
+
+def latest_snapshot(*, customer: Customer) -> HealthSnapshot | None:
+    """The customer's current score as kept in the history (the latest applied one)."""
+    return (
+        HealthSnapshot.objects.filter(customer=customer, applied=True)
+        .order_by("-observed_at", "-id")
+        .only("id", "observed_at", "score")
+        .first()
+    )
+
+
+def snapshot_before(*, customer: Customer, moment: datetime) -> HealthSnapshot | None:
+    return (
+        HealthSnapshot.objects.filter(customer=customer, observed_at__lte=moment)
+        .order_by("-observed_at", "-id")
+        .first()
+    )
 
 
 def snapshot_breakdowns(*, snapshot_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
@@ -192,6 +231,7 @@ def snapshot_entry(snapshot: HealthSnapshot) -> dict[str, Any]:
         "health_trend": snapshot.health_trend,
         "risk_level": snapshot.risk_level,
         "source": snapshot.source,
+        "applied": snapshot.applied,
         "scorecard": snapshot.scorecard_name or None,
         "change_reason": snapshot.change_reason or None,
         "trigger_events": snapshot.trigger_events,
@@ -209,7 +249,7 @@ def customer_health(*, customer: Customer, history_limit: int) -> dict[str, Any]
     or set by hand has none of its own).
     """
     snapshots = health_snapshots(customer=customer, limit=max(history_limit, 1))
-    latest = snapshots[0] if snapshots else None
+    latest = next((snapshot for snapshot in snapshots if snapshot.applied), None)
     computed = (
         latest
         if latest is not None and latest.source in COMPUTED_SOURCES

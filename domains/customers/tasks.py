@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError
 
-from . import services
+from . import health
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,6 @@ def recompute_all_health() -> dict[str, int]:
 
     Idempotent: a second run finds the same scores and writes no snapshot and publishes no event.
     """
-    stats = services.health_recompute_all()
+    stats = health.health_recompute_all()
     logger.info("Recomputed health: %s", stats.as_dict())
     return stats.as_dict()

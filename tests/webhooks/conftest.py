@@ -37,9 +37,10 @@ def fast_schedule(loopback_allowed):
 
 @pytest.fixture
 def webhook_api(api):
-    """An API client with the webhooks:manage scope, as one OAuth client."""
+    """An API client with the webhooks:manage scope, as one OAuth client (which may read the customer
+    events that the tests subscribe to)."""
 
-    def _make(scopes: str = "webhooks:manage", **kwargs):
+    def _make(scopes: str = "webhooks:manage customers:read", **kwargs):
         return api(scopes=scopes, **kwargs)
 
     return _make

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from domains.customers.models import Customer
 from tests.celery_support import broker_unreachable
-from webhooks import services
+from webhooks import deliveries
 from webhooks.models import Delivery, DeliveryStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,13 +35,13 @@ def test_a_health_change_during_a_broker_outage_is_accepted_and_delivered_later(
     assert delivery.status == DeliveryStatus.PENDING and not delivery.attempts.exists()
 
     # Beat's dispatcher leaves it alone while its queue lease could still be honoured, then sends it.
-    assert services.deliveries_dispatch_due() == 0
+    assert deliveries.deliveries_dispatch_due() == 0
     Delivery.objects.filter(pk=delivery.pk).update(lease_expires_at=timezone.now())
     from webhooks.tasks import deliver
 
     deliver.app.conf.task_always_eager = True
     try:
-        assert services.deliveries_dispatch_due() == 1
+        assert deliveries.deliveries_dispatch_due() == 1
     finally:
         deliver.app.conf.task_always_eager = False
     delivery.refresh_from_db()

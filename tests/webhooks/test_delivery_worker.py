@@ -15,9 +15,8 @@ from standardwebhooks import Webhook
 from werkzeug import Response
 
 from csintegration.events import publish
-from csintegration.events.models import EventType
 from tests.celery_support import wait_until
-from webhooks import services
+from webhooks import deliveries
 from webhooks.models import Delivery, DeliveryStatus, DisabledReason, Message, WebhookEndpoint
 
 from .conftest import BASE
@@ -52,7 +51,7 @@ class Receiver:
 
 def publish_health_change(customer_id: str = "cust_12345"):
     with transaction.atomic():
-        return publish(EventType.HEALTH_SCORE_CHANGE, customer_id=customer_id, payload=HEALTH_CHANGE)
+        return publish("health_score_change", customer_id=customer_id, payload=HEALTH_CHANGE)
 
 
 def delivery_of(endpoint_id: str, status: str | None = None) -> Delivery | None:
@@ -304,7 +303,7 @@ def test_a_delivery_claimed_by_a_killed_worker_is_retried_by_the_dispatcher(
 
     done = wait_until(lambda: delivery_of(endpoint["id"], DeliveryStatus.SUCCEEDED))
     assert list(done.attempts.values_list("number", "status_code", "error")) == [
-        (1, None, services.LOST_ATTEMPT_ERROR),
+        (1, None, deliveries.LOST_ATTEMPT_ERROR),
         (2, 200, ""),
     ]
     assert receiver.count() == 1 and receiver.requests[0][1]["Webhook-Id"] == message.pk

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from csintegration.events import publish
 from tests.celery_support import running_worker, wait_until
-from webhooks import services
+from webhooks import deliveries
 from webhooks.models import Delivery, DeliveryStatus
 
 pytestmark = [pytest.mark.services, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -127,13 +127,13 @@ def test_a_worker_killed_mid_delivery_leaves_it_to_be_retried(
     # Its lease runs out; the dispatcher (beat's job) hands it to a live worker.
     with running_worker():
         time.sleep(max(0.0, (delivery.lease_expires_at - timezone.now()).total_seconds()) + 0.2)
-        assert services.deliveries_dispatch_due() >= 1
+        assert deliveries.deliveries_dispatch_due() >= 1
         done = wait_until(
             lambda: Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SUCCEEDED).first(),
             timeout=20,
         )
     assert list(done.attempts.order_by("number").values_list("number", "status_code", "error")) == [
-        (1, None, services.LOST_ATTEMPT_ERROR),
+        (1, None, deliveries.LOST_ATTEMPT_ERROR),
         (2, 200, ""),
     ]
     assert receiver.webhook_ids == [done.message_id, done.message_id]  # the same webhook-id on the retry

@@ -4,7 +4,7 @@ rotate, replay and replay-since actions going through the same services as the A
 import pytest
 from django.utils import timezone
 
-from webhooks import services
+from webhooks import endpoints
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Message, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -13,8 +13,8 @@ PASSWORD = "correct-Horse-battery-9"
 
 @pytest.fixture
 def failed_delivery(make_integration_client, loopback_allowed):
-    client = make_integration_client(scopes="webhooks:manage").client
-    endpoint, _ = services.endpoint_create(client=client, url="http://127.0.0.1:9/hooks", event_types=["*"])
+    client = make_integration_client(scopes="webhooks:manage customers:read").client
+    endpoint, _ = endpoints.endpoint_create(client=client, url="http://127.0.0.1:9/hooks", event_types=["*"])
     message = Message.objects.create(
         event_id="evt_admin", event_type="churn_risk_detected", body="{}", occurred_at=timezone.now()
     )

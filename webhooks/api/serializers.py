@@ -3,12 +3,8 @@
 from django.utils import timezone
 from rest_framework import serializers
 
-from csintegration.events.models import EventType
-
-from .. import services
-from ..models import ALL_EVENTS, Attempt, Delivery, DisabledReason, WebhookEndpoint
-
-EVENT_CHOICES = [ALL_EVENTS, *EventType.values]
+from .. import endpoints
+from ..models import Attempt, Delivery, DisabledReason, WebhookEndpoint
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -17,7 +13,11 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     events = serializers.ListField(
         child=serializers.CharField(max_length=64),
         source="event_types",
-        help_text=f'Event types to receive, or ["*"] for all. One of: {", ".join(EVENT_CHOICES)}',
+        help_text=(
+            'Event types to receive (`GET …/webhooks/event-types` lists them), or ["*"] for every type '
+            "the client may read. Each type needs its read scope (`<area>:read`) on the client: 403 "
+            "otherwise."
+        ),
     )
     url = serializers.CharField(
         max_length=2000, help_text="https URL of the receiver; its host must resolve to public addresses"
@@ -51,12 +51,12 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         extra_kwargs = {"is_active": {"required": False}}
 
     def validate_events(self, value: list[str]) -> list[str]:
-        return services.validate_event_types(value)
+        return endpoints.validate_event_types(value)
 
     def validate_url(self, value: str) -> str:
         if self.instance is not None and value == self.instance.url:
             return value
-        return services.validate_endpoint_url(value)
+        return endpoints.validate_endpoint_url(value)
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -138,3 +138,17 @@ class ReplayRequestSerializer(serializers.Serializer):
 class ReplayResponseSerializer(serializers.Serializer):
     replayed = serializers.IntegerField(help_text="How many failed deliveries were queued again")
     delivery_ids = serializers.ListField(child=serializers.CharField())
+
+
+class EventTypeSerializer(serializers.Serializer):
+    """One entry of the event catalogue."""
+
+    name = serializers.CharField(help_text="What `events` of an endpoint names, and the body's `event`")
+    label = serializers.CharField()
+    description = serializers.CharField()
+    area = serializers.CharField(help_text="The receiving client needs the scope `<area>:read`")
+    scope = serializers.CharField(source="read_scope", help_text="The read scope a receiver needs")
+    critical = serializers.BooleanField(help_text="Fanned out on the dedicated critical queue")
+    readable = serializers.BooleanField(help_text="Whether this client holds the scope")
+    example = serializers.JSONField(source="example_body", help_text="A whole delivered body")
+    schema = serializers.JSONField(source="body_schema", help_text="JSON schema of the delivered body")

@@ -1,8 +1,10 @@
 """Routes of the webhook API (mounted under /api/v1/cs-integration/)."""
 
+from django.urls import re_path
+
 from csintegration.api.routers import PlatformRouter
 
-from .views import ENDPOINT_ID, WebhookDeliveryViewSet, WebhookEndpointViewSet
+from .views import ENDPOINT_ID, EventTypeCatalogueView, WebhookDeliveryViewSet, WebhookEndpointViewSet
 
 app_name = "webhooks"
 
@@ -13,4 +15,7 @@ router.register(
     WebhookDeliveryViewSet,
     basename="webhook-delivery",
 )
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(r"^webhooks/event-types/?$", EventTypeCatalogueView.as_view(), name="event-types"),
+    *router.urls,
+]

@@ -7,13 +7,15 @@ from rest_framework.response import Response
 
 from csintegration.api.exceptions import Problem
 from csintegration.api.schema import ProblemSerializer
-from csintegration.api.views import PlatformGenericViewSet
+from csintegration.api.views import PlatformAPIView, PlatformGenericViewSet
+from csintegration.events.types import event_types
 
-from .. import selectors, services
+from .. import deliveries, endpoints, selectors
 from ..filters import DeliveryFilter, EndpointFilter
 from ..models import Delivery, WebhookEndpoint
 from .serializers import (
     DeliverySerializer,
+    EventTypeSerializer,
     ReplayRequestSerializer,
     ReplayResponseSerializer,
     SecretRotationSerializer,
@@ -33,8 +35,12 @@ def _client(request):
     return request.auth.application
 
 
-def _conflict(exc: services.WebhookConflict) -> Problem:
+def _conflict(exc: deliveries.WebhookConflict) -> Problem:
     return Problem(409, "webhook-conflict", str(exc), title="Conflict")
+
+
+def _missing_scope(exc: endpoints.MissingScope) -> Problem:
+    return Problem(403, "permission-denied", str(exc), title="Permission denied", scope=exc.scope)
 
 
 class WebhookViewMixin:
@@ -87,30 +93,42 @@ class WebhookEndpointViewSet(
             "the endpoint's signing `secret` (`whsec_…`): it is shown only here and on rotation."
         ),
         request=WebhookEndpointSerializer,
-        responses={201: WebhookEndpointCreateSerializer},
+        responses={
+            201: WebhookEndpointCreateSerializer,
+            403: OpenApiResponse(
+                ProblemSerializer,
+                description="The client lacks the read scope of a named event type (the problem names it)",
+            ),
+        },
     )
     def create(self, request, *args, **kwargs):
         serializer = WebhookEndpointSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        endpoint, secret = services.endpoint_create(
-            client=_client(request),
-            url=data["url"],
-            event_types=data["event_types"],
-            description=data.get("description", ""),
-        )
+        try:
+            endpoint, secret = endpoints.endpoint_create(
+                client=_client(request),
+                url=data["url"],
+                event_types=data["event_types"],
+                description=data.get("description", ""),
+            )
+        except endpoints.MissingScope as exc:
+            raise _missing_scope(exc) from None
         endpoint.secret = secret
         body = WebhookEndpointCreateSerializer(endpoint).data
         location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{endpoint.pk}")
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
 
     def perform_update(self, serializer):
-        serializer.instance = services.endpoint_update(
-            endpoint=serializer.instance, data=serializer.validated_data
-        )
+        try:
+            serializer.instance = endpoints.endpoint_update(
+                endpoint=serializer.instance, data=serializer.validated_data
+            )
+        except endpoints.MissingScope as exc:
+            raise _missing_scope(exc) from None
 
     def perform_destroy(self, instance):
-        services.endpoint_delete(endpoint=instance)
+        endpoints.endpoint_delete(endpoint=instance)
 
     @extend_schema(
         tags=[TAG],
@@ -125,7 +143,7 @@ class WebhookEndpointViewSet(
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, endpoint_id=None):
         endpoint = self.get_object()
-        secret = services.endpoint_rotate_secret(endpoint=endpoint)
+        secret = endpoints.endpoint_rotate_secret(endpoint=endpoint)
         body = {
             "id": endpoint.pk,
             "secret": secret,
@@ -149,8 +167,8 @@ class WebhookEndpointViewSet(
         payload = ReplayRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            ids = services.endpoint_replay_failed(endpoint=endpoint, since=payload.validated_data["since"])
-        except services.WebhookConflict as exc:
+            ids = deliveries.endpoint_replay_failed(endpoint=endpoint, since=payload.validated_data["since"])
+        except deliveries.WebhookConflict as exc:
             raise _conflict(exc) from None
         return Response(
             ReplayResponseSerializer({"replayed": len(ids), "delivery_ids": ids}).data,
@@ -214,8 +232,38 @@ class WebhookDeliveryViewSet(
     def retry(self, request, endpoint_id=None, delivery_id=None):
         delivery = self.get_object()
         try:
-            services.delivery_replay(delivery=delivery)
-        except services.WebhookConflict as exc:
+            deliveries.delivery_replay(delivery=delivery)
+        except deliveries.WebhookConflict as exc:
             raise _conflict(exc) from None
         fresh = selectors.delivery_get(endpoint=self.endpoint(), delivery_id=delivery.pk)
         return Response(DeliverySerializer(fresh).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    tags=[TAG],
+    summary="The event catalogue",
+    description=(
+        "Every event type a webhook endpoint may subscribe to: its name, label, area and the read scope a "
+        "receiving client needs, whether it is critical, a whole example body and the JSON schema of the "
+        "body. `readable` says whether the calling client holds the scope."
+    ),
+    responses={200: EventTypeSerializer(many=True)},
+)
+class EventTypeCatalogueView(WebhookViewMixin, PlatformAPIView):
+    def get(self, request):
+        scopes = endpoints.client_scopes(_client(request))
+        entries = [
+            {
+                "name": event_type.name,
+                "label": event_type.label,
+                "description": event_type.description or event_type.label,
+                "area": event_type.area,
+                "read_scope": event_type.read_scope,
+                "critical": event_type.critical,
+                "readable": event_type.read_scope in scopes,
+                "example_body": event_type.example_body(),
+                "body_schema": event_type.body_schema(),
+            }
+            for event_type in event_types()
+        ]
+        return Response(EventTypeSerializer(entries, many=True).data)

@@ -2,11 +2,13 @@
 
 from rest_framework import serializers
 
-from ..models import Event, EventType
+from ..models import Event
 
 
 class EventSerializer(serializers.ModelSerializer):
-    event_type = serializers.ChoiceField(choices=EventType.choices)
+    event_type = serializers.CharField(
+        help_text="A type of the event catalogue (`GET …/webhooks/event-types`)"
+    )
     payload = serializers.JSONField(
         source="body", help_text="The body delivered to subscribers and webhooks", read_only=True
     )

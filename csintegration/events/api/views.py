@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 
 from csintegration.api.pagination import CursorPagination
+from csintegration.api.permissions import token_scopes
 from csintegration.api.views import PlatformGenericViewSet
 
 from .. import selectors
@@ -25,10 +26,15 @@ class EventLogPagination(CursorPagination):
         description=(
             "The log of domain events, newest first (by `occurred_at`), cursor-paginated. Each item's "
             "`payload` is the body that subscribers and webhooks receive; `dispatched_at` is null while "
-            "the event waits in the outbox. Scope `customers:read`."
+            "the event waits in the outbox. Scope `customers:read`; the log shows only the types whose "
+            "read scope (`<area>:read`, see the event catalogue) the token holds."
         ),
     ),
-    retrieve=extend_schema(tags=[TAG], summary="Get an event", description="Scope `customers:read`."),
+    retrieve=extend_schema(
+        tags=[TAG],
+        summary="Get an event",
+        description="Scope `customers:read`, and the read scope of the event's type (else 404).",
+    ),
 )
 class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformGenericViewSet):
     scope_area = "customers"
@@ -42,7 +48,9 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformGen
     lookup_value_regex = r"evt_[0-9a-z]+"
 
     def get_queryset(self):
-        return selectors.event_list()
+        if getattr(self, "swagger_fake_view", False):
+            return selectors.event_list().none()
+        return selectors.event_list(scopes=token_scopes(self.request))
 
     def get_object(self):
-        return selectors.event_get(event_id=self.kwargs["event_id"])
+        return selectors.event_get(event_id=self.kwargs["event_id"], scopes=token_scopes(self.request))

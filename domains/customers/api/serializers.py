@@ -1,13 +1,14 @@
 """Customer representations (the seed's shape, plus name, segment, ARR, success manager, created_at), and
 the bodies of the health endpoints: signals, health-change events, the health with its breakdown."""
 
-import math
 from datetime import timedelta
 
-from django.core.validators import RegexValidator
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from csintegration.api.bulk import bulk_request_serializer, bulk_response_serializer
+from csintegration.api.fields import LabelField, PrefixedIdField, StrictFloatField
 
 from ..models import (
     MEASURE_BOUNDS,
@@ -27,10 +28,7 @@ from ..models import (
 )
 
 MAX_BULK_RECORDS = 1000
-
-customer_id_validator = RegexValidator(
-    r"^cust_[A-Za-z0-9_-]{1,59}$", "A customer id is 'cust_' followed by letters, digits, '_' or '-'."
-)
+CUSTOMER_ID_PREFIX = "cust"
 
 
 class SuccessMetricsSerializer(serializers.Serializer):
@@ -58,17 +56,30 @@ class IntegrationStatusSerializer(serializers.Serializer):
 class CustomerSerializer(serializers.Serializer):
     """A customer. On create, ``customer_id`` may be given (``cust_…``); otherwise one is generated."""
 
-    customer_id = serializers.CharField(required=False, max_length=64, validators=[customer_id_validator])
+    customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX, required=False)
     name = serializers.CharField(max_length=200)
     segment = serializers.ChoiceField(choices=Segment.choices, required=False)
     arr = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, required=False, help_text="Annual recurring revenue"
     )
     success_manager = serializers.EmailField(required=False, allow_blank=True)
-    health_score = serializers.IntegerField(min_value=0, max_value=100, required=False)
-    health_trend = serializers.ChoiceField(choices=HealthTrend.choices, required=False)
+    health_score = serializers.IntegerField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        help_text="A new score goes through the health engine: it is kept in the history, its risk level "
+        "is its band under the customer's scorecard, and health_score_change is published",
+    )
+    health_trend = serializers.ChoiceField(
+        choices=HealthTrend.choices,
+        required=False,
+        help_text="Computed by the health engine from the history; a value sent is checked, not stored",
+    )
     risk_level = serializers.ChoiceField(
-        choices=RiskLevel.choices, required=False, help_text="Derived from health_score when omitted"
+        choices=RiskLevel.choices,
+        required=False,
+        help_text="Computed by the health engine (the score's band under the customer's scorecard); a "
+        "value sent is checked, not stored",
     )
     lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.choices, required=False)
     success_metrics = SuccessMetricsSerializer(source="*", required=False)
@@ -82,36 +93,12 @@ class CustomerSerializer(serializers.Serializer):
         return value
 
 
-class CustomerBulkRequestSerializer(serializers.Serializer):
-    customers = serializers.ListField(
-        child=serializers.DictField(),
-        min_length=1,
-        max_length=MAX_BULK_RECORDS,
-        help_text=f"Up to {MAX_BULK_RECORDS} customers as for POST; an existing customer_id is updated",
-    )
-
-
-class CustomerBulkRequestDocSerializer(serializers.Serializer):
-    """The documented shape of the bulk body (records are validated one by one at run time)."""
-
-    customers = CustomerSerializer(many=True, min_length=1, max_length=MAX_BULK_RECORDS)
-
-
-class BulkErrorSerializer(serializers.Serializer):
-    field = serializers.CharField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-class BulkResultSerializer(serializers.Serializer):
-    index = serializers.IntegerField()
-    customer_id = serializers.CharField(allow_null=True)
-    status = serializers.ChoiceField(choices=["created", "updated", "error"])
-    errors = BulkErrorSerializer(many=True, required=False)
-
-
-class CustomerBulkResponseSerializer(serializers.Serializer):
-    results = BulkResultSerializer(many=True)
+CustomerBulkRequestDocSerializer = bulk_request_serializer(
+    "CustomerBulk", bulk_field="customers", item_serializer=CustomerSerializer, max_items=MAX_BULK_RECORDS
+)
+CustomerBulkResponseSerializer = bulk_response_serializer(
+    "CustomerBulk", key_name="customer_id", statuses=["created", "updated"]
+)
 
 
 # --- Health ---------------------------------------------------------------------------------------------
@@ -121,24 +108,11 @@ MAX_LABELS = 50
 #: how far ahead of the server's clock a reported time may be
 CLOCK_SKEW = timedelta(minutes=5)
 
-label_validator = RegexValidator(
-    r"^[A-Za-z0-9_.:-]{1,100}$", "Use 1 to 100 letters, digits, '_', '.', ':' or '-'."
-)
-
 
 def _not_in_future(value):
     if value > timezone.now() + CLOCK_SKEW:
         raise serializers.ValidationError("This time is in the future.", code="future")
     return value
-
-
-class StrictFloatField(serializers.FloatField):
-    """A JSON number: no booleans, no strings, no NaN or infinity."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float) or not math.isfinite(data):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class PaymentStatusField(serializers.Field):
@@ -213,20 +187,24 @@ class SignalsRequestSerializer(serializers.Serializer):
 
 
 class SignalsBulkItemSerializer(SignalsRequestSerializer):
-    customer_id = serializers.CharField(max_length=64, validators=[customer_id_validator])
+    customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX)
 
 
-class SignalsBulkRequestSerializer(serializers.Serializer):
-    items = serializers.ListField(
-        child=serializers.DictField(),
-        min_length=1,
-        max_length=MAX_SIGNAL_ITEMS,
-        help_text=f"Up to {MAX_SIGNAL_ITEMS} items; each is validated on its own",
-    )
-
-
-class SignalsBulkRequestDocSerializer(serializers.Serializer):
-    items = SignalsBulkItemSerializer(many=True, min_length=1, max_length=MAX_SIGNAL_ITEMS)
+SignalsBulkRequestDocSerializer = bulk_request_serializer(
+    "SignalsBulk", bulk_field="items", item_serializer=SignalsBulkItemSerializer, max_items=MAX_SIGNAL_ITEMS
+)
+SignalsBulkResponseSerializer = bulk_response_serializer(
+    "SignalsBulk",
+    key_name="customer_id",
+    statuses=["recorded"],
+    extra={
+        "health_score": serializers.IntegerField(required=False),
+        "previous_score": serializers.IntegerField(required=False),
+        "health_trend": serializers.CharField(required=False),
+        "risk_level": serializers.CharField(required=False),
+        "stale_signals": serializers.ListField(child=serializers.CharField(), required=False),
+    },
+)
 
 
 class BreakdownEntrySerializer(serializers.Serializer):
@@ -270,6 +248,9 @@ class HealthHistoryEntrySerializer(serializers.Serializer):
     health_trend = serializers.ChoiceField(choices=HealthTrend.choices)
     risk_level = serializers.ChoiceField(choices=RiskLevel.choices)
     source = serializers.ChoiceField(choices=HealthSource.choices)
+    applied = serializers.BooleanField(
+        help_text="False for a reported score older than the one current then (history only)"
+    )
     scorecard = serializers.CharField(allow_null=True)
     change_reason = serializers.CharField(allow_null=True)
     trigger_events = serializers.ListField(child=serializers.CharField())
@@ -310,37 +291,21 @@ class SignalsResponseSerializer(CustomerHealthSerializer):
     )
 
 
-class SignalsBulkResultSerializer(serializers.Serializer):
-    index = serializers.IntegerField()
-    customer_id = serializers.CharField(allow_null=True)
-    status = serializers.ChoiceField(choices=["recorded", "error"])
-    health_score = serializers.IntegerField(required=False)
-    previous_score = serializers.IntegerField(required=False)
-    health_trend = serializers.CharField(required=False)
-    risk_level = serializers.CharField(required=False)
-    stale_signals = serializers.ListField(child=serializers.CharField(), required=False)
-    errors = BulkErrorSerializer(many=True, required=False)
-
-
-class SignalsBulkResponseSerializer(serializers.Serializer):
-    results = SignalsBulkResultSerializer(many=True)
-
-
 class HealthChangeRequestSerializer(serializers.Serializer):
-    customer_id = serializers.CharField(max_length=64, validators=[customer_id_validator])
+    customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX)
     previous_score = serializers.IntegerField(
         min_value=0, max_value=100, help_text="The score the sender believes current"
     )
     new_score = serializers.IntegerField(min_value=0, max_value=100)
-    change_reason = serializers.CharField(max_length=100, validators=[label_validator])
+    change_reason = LabelField()
     trigger_events = serializers.ListField(
-        child=serializers.CharField(max_length=100, validators=[label_validator]),
+        child=LabelField(),
         max_length=MAX_LABELS,
         required=False,
         default=list,
     )
     recommended_actions = serializers.ListField(
-        child=serializers.CharField(max_length=100, validators=[label_validator]),
+        child=LabelField(),
         max_length=MAX_LABELS,
         required=False,
         default=list,
@@ -351,7 +316,16 @@ class HealthChangeRequestSerializer(serializers.Serializer):
 
 
 class HealthChangeResponseSerializer(serializers.Serializer):
-    event_id = serializers.CharField(help_text="The health_score_change event (evt_…)")
+    event_id = serializers.CharField(
+        allow_null=True, help_text="The health_score_change event (evt_…); null when not applied"
+    )
+    applied = serializers.BooleanField(
+        help_text="False when the change is older than the customer's latest score: it is kept in the "
+        "history at its time, but the current score stays and nothing is published"
+    )
+    not_applied_reason = serializers.ChoiceField(
+        choices=["older_than_latest_score"], allow_null=True, help_text="Why, when not applied"
+    )
     customer_id = serializers.CharField()
     previous_score = serializers.IntegerField(help_text="As sent")
     stored_previous_score = serializers.IntegerField(help_text="The score stored before this change")

@@ -4,8 +4,11 @@ signals, and the health-change event."""
 from django.urls import re_path
 
 from csintegration.api.routers import PlatformRouter
+from csintegration.ids import id_path_parameter
 
+from .serializers import CUSTOMER_ID_PREFIX
 from .views import (
+    CustomerBulkView,
     CustomerHealthView,
     CustomerSignalsBulkView,
     CustomerSignalsView,
@@ -15,12 +18,13 @@ from .views import (
 
 app_name = "customers"
 
-CUSTOMER_ID = r"(?P<customer_id>cust_[A-Za-z0-9_-]+)"
+CUSTOMER_ID = id_path_parameter("customer_id", CUSTOMER_ID_PREFIX)
 
 router = PlatformRouter()
 router.register("customers", CustomerViewSet, basename="customer")
 urlpatterns = [
     re_path(r"^events/health-change/?$", HealthChangeEventView.as_view(), name="health-change-event"),
+    re_path(r"^customers/bulk/?$", CustomerBulkView.as_view(), name="customer-bulk"),
     re_path(r"^customers/signals/bulk/?$", CustomerSignalsBulkView.as_view(), name="customer-signals-bulk"),
     re_path(rf"^customers/{CUSTOMER_ID}/health/?$", CustomerHealthView.as_view(), name="customer-health"),
     re_path(rf"^customers/{CUSTOMER_ID}/signals/?$", CustomerSignalsView.as_view(), name="customer-signals"),

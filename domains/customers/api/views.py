@@ -1,23 +1,25 @@
 """Customer endpoints under ``/api/v1/cs-integration/customers``."""
 
-from django.db import IntegrityError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
-from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from csintegration.api.exceptions import Problem, flatten_errors
+from csintegration.api.bulk import BulkAPIView, BulkItem, BulkItemResult, bulk_schema, item_error
+from csintegration.api.exceptions import Problem
 from csintegration.api.schema import ProblemSerializer
 from csintegration.api.views import PlatformAPIView, PlatformModelViewSet
+from csintegration.ids import id_pattern
 
-from .. import selectors, services
+from .. import health, selectors, services
 from ..filters import CustomerFilter
-from ..models import Customer, new_customer_id
+from ..models import Customer
 from .serializers import (
+    CUSTOMER_ID_PREFIX,
+    MAX_BULK_RECORDS,
+    MAX_SIGNAL_ITEMS,
     CustomerBulkRequestDocSerializer,
-    CustomerBulkRequestSerializer,
     CustomerBulkResponseSerializer,
     CustomerHealthSerializer,
     CustomerSerializer,
@@ -25,7 +27,6 @@ from .serializers import (
     HealthChangeResponseSerializer,
     SignalsBulkItemSerializer,
     SignalsBulkRequestDocSerializer,
-    SignalsBulkRequestSerializer,
     SignalsBulkResponseSerializer,
     SignalsRequestSerializer,
     SignalsResponseSerializer,
@@ -50,8 +51,8 @@ class CustomerViewSet(PlatformModelViewSet):
     filterset_class = CustomerFilter
     ordering_fields = ("created_at", "updated_at", "health_score", "name", "arr")
     lookup_field = "customer_id"
-    lookup_value_regex = r"cust_[A-Za-z0-9_-]+"
-    signature_required_actions = ("destroy", "bulk")
+    lookup_value_regex = id_pattern(CUSTOMER_ID_PREFIX)
+    signature_required_actions = ("destroy",)
 
     def get_queryset(self):
         return selectors.customer_list()
@@ -65,7 +66,7 @@ class CustomerViewSet(PlatformModelViewSet):
             serializer.instance = services.customer_create(
                 data=serializer.validated_data, customer_id=customer_id
             )
-        except IntegrityError:
+        except services.CustomerExists:
             raise Problem(409, "customer-exists", f"Customer {customer_id} already exists.") from None
 
     def create(self, request, *args, **kwargs):
@@ -84,76 +85,29 @@ class CustomerViewSet(PlatformModelViewSet):
     def perform_destroy(self, instance):
         services.customer_delete(customer=instance)
 
-    @extend_schema(
-        tags=[TAG],
-        summary="Create or update up to 1000 customers",
-        request=CustomerBulkRequestDocSerializer,
-        responses={
-            200: OpenApiResponse(CustomerBulkResponseSerializer, description="Every record succeeded"),
-            207: OpenApiResponse(
-                CustomerBulkResponseSerializer, description="Some records failed; the rest were kept"
-            ),
-        },
-    )
-    @action(detail=False, methods=["post"], url_path="bulk", rate_limit_category="bulk")
-    def bulk(self, request):
-        payload = CustomerBulkRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        records = payload.validated_data["customers"]
 
-        given_ids = [
-            record.get("customer_id") for record in records if isinstance(record.get("customer_id"), str)
-        ]
-        existing = selectors.customers_by_id(customer_ids=given_ids)
-        creates, updates, results, seen = [], [], [], set()
-        for index, record in enumerate(records):
-            customer_id = record.get("customer_id")
-            instance = existing.get(customer_id) if isinstance(customer_id, str) else None
-            serializer = CustomerSerializer(instance=instance, data=record, partial=instance is not None)
-            if not serializer.is_valid():
-                results.append(
-                    services.BulkRecordResult(
-                        index,
-                        "error",
-                        customer_id if isinstance(customer_id, str) else None,
-                        flatten_errors(
-                            serializer.errors and ValidationError(serializer.errors).get_full_details()
-                        ),
-                    )
-                )
-                continue
-            data = dict(serializer.validated_data)
-            customer_id = data.pop("customer_id", None) or new_customer_id()
-            if customer_id in seen:
-                results.append(
-                    services.BulkRecordResult(
-                        index,
-                        "error",
-                        customer_id,
-                        [
-                            {
-                                "field": "customer_id",
-                                "code": "duplicate",
-                                "message": "This id appears twice in the batch.",
-                            }
-                        ],
-                    )
-                )
-                continue
-            seen.add(customer_id)
-            if instance is not None:
-                updates.append((instance, data))
-                results.append(services.BulkRecordResult(index, "updated", customer_id))
-            else:
-                creates.append((customer_id, data))
-                results.append(services.BulkRecordResult(index, "created", customer_id))
+@bulk_schema(
+    tags=[TAG],
+    summary=f"Create or update up to {MAX_BULK_RECORDS} customers",
+    description=(
+        "Each record is validated on its own, as for POST (an existing `customer_id` is updated with the "
+        "fields it names; any other record is created and needs a `name`). The valid ones are written in "
+        "one transaction, a score through the health engine. 200 when every record succeeded, 207 with "
+        "per-record results when some failed."
+    ),
+    request=CustomerBulkRequestDocSerializer,
+    response=CustomerBulkResponseSerializer,
+)
+class CustomerBulkView(BulkAPIView):
+    scope_area = "customers"
+    bulk_field, max_items, item_key = "customers", MAX_BULK_RECORDS, "customer_id"
 
-        services.customer_bulk_upsert(creates=creates, updates=updates)
-        failed = any(result.status == "error" for result in results)
-        return Response(
-            {"results": [result.as_dict() for result in results]},
-            status=status.HTTP_207_MULTI_STATUS if failed else status.HTTP_200_OK,
-        )
+    def get_item_serializer(self, data):
+        # Partial: whether a record creates (and needs a name) or updates is the service's decision.
+        return CustomerSerializer(data=data, partial=True)
+
+    def perform_bulk(self, items: list[BulkItem]) -> list[BulkItemResult]:
+        return services.customer_bulk_upsert(items=items)
 
 
 # --- Health ---------------------------------------------------------------------------------------------
@@ -162,7 +116,7 @@ DEFAULT_HISTORY = 20
 MAX_HISTORY = 200
 
 
-def _signals_body(customer, outcome: services.SignalsOutcome) -> dict:
+def _signals_body(customer, outcome: health.SignalsOutcome) -> dict:
     body = selectors.customer_health(customer=customer, history_limit=0)
     health = outcome.health
     body["previous_score"] = health.previous_score if health else customer.health_score
@@ -186,7 +140,9 @@ class HealthChangeEventView(PlatformAPIView):
     and `health_score_change` is published to webhooks. `previous_score` is the score the sender
     believes current; the answer says whether the stored one matched and by how much it differed. A
     change that turns the risk high or critical, or a fall of `CHURN_DROP_POINTS` within
-    `CHURN_DROP_WINDOW_DAYS`, also publishes `churn_risk_detected`."""
+    `CHURN_DROP_WINDOW_DAYS`, also publishes `churn_risk_detected`. A change whose `timestamp` is older
+    than the customer's latest score is kept in the history at its time but does not replace the
+    current score and publishes nothing: the answer says `applied: false` with the reason."""
 
     required_scope = "events:write"
     rate_limit_category = "realtime"
@@ -196,7 +152,7 @@ class HealthChangeEventView(PlatformAPIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         try:
-            result = services.health_change_record(
+            result = health.health_change_record(
                 customer_id=data["customer_id"],
                 previous_score=data["previous_score"],
                 new_score=data["new_score"],
@@ -207,23 +163,25 @@ class HealthChangeEventView(PlatformAPIView):
             )
         except Customer.DoesNotExist:
             raise Problem(404, "not-found", f"Customer {data['customer_id']} does not exist.") from None
-        outcome = result.outcome
+        outcome, customer = result.outcome, result.customer
         body = {
-            "event_id": outcome.event_id,
-            "customer_id": result.customer.customer_id,
+            "event_id": outcome.event_id if outcome else None,
+            "applied": result.applied,
+            "not_applied_reason": result.not_applied_reason,
+            "customer_id": customer.customer_id,
             "previous_score": result.reported_previous_score,
-            "stored_previous_score": outcome.previous_score,
+            "stored_previous_score": result.stored_previous_score,
             "previous_score_matched": result.previous_score_matched,
-            "previous_score_difference": result.reported_previous_score - outcome.previous_score,
-            "new_score": outcome.score,
-            "health_score": result.customer.health_score,
-            "health_trend": result.customer.health_trend,
-            "risk_level": result.customer.risk_level,
-            "previous_risk_level": outcome.previous_risk_level,
-            "churn_risk_detected": outcome.churn is not None,
-            "churn_event_id": outcome.churn_event_id,
-            "snapshot_id": outcome.snapshot.pk,
-            "timestamp": outcome.snapshot.observed_at,
+            "previous_score_difference": result.reported_previous_score - result.stored_previous_score,
+            "new_score": result.snapshot.score,
+            "health_score": customer.health_score,
+            "health_trend": customer.health_trend,
+            "risk_level": customer.risk_level,
+            "previous_risk_level": outcome.previous_risk_level if outcome else customer.risk_level,
+            "churn_risk_detected": bool(outcome and outcome.churn is not None),
+            "churn_event_id": outcome.churn_event_id if outcome else None,
+            "snapshot_id": result.snapshot.pk,
+            "timestamp": result.snapshot.observed_at,
         }
         return Response(HealthChangeResponseSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
@@ -279,8 +237,8 @@ class CustomerSignalsView(PlatformAPIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         selectors.customer_get(customer_id=customer_id)
-        results = services.health_signals_record(
-            items=[services.SignalInput(customer_id, data["signals"], data.get("observed_at"))]
+        results = health.health_signals_record(
+            items=[health.SignalInput(customer_id, data["signals"], data.get("observed_at"))]
         )
         if customer_id not in results:  # deleted meanwhile
             raise Problem(404, "not-found", f"Customer {customer_id} does not exist.")
@@ -288,66 +246,47 @@ class CustomerSignalsView(PlatformAPIView):
         return Response(SignalsResponseSerializer(_signals_body(customer, results[customer_id])).data)
 
 
-@extend_schema(
+@bulk_schema(
     tags=[TAG],
-    summary="Send the latest signals of up to 1000 customers",
+    summary=f"Send the latest signals of up to {MAX_SIGNAL_ITEMS} customers",
+    description=(
+        "Each item is validated on its own; the valid ones are recorded and their customers' health "
+        "recomputed at once, in one transaction. 200 when every item was recorded, 207 when some failed "
+        "(unknown customer or invalid values)."
+    ),
     request=SignalsBulkRequestDocSerializer,
-    responses={
-        200: OpenApiResponse(SignalsBulkResponseSerializer, description="Every item was recorded"),
-        207: OpenApiResponse(
-            SignalsBulkResponseSerializer, description="Some items failed; the rest were kept"
-        ),
-    },
+    response=SignalsBulkResponseSerializer,
 )
-class CustomerSignalsBulkView(PlatformAPIView):
-    """Each item is validated on its own; the valid ones are recorded and their customers' health
-    recomputed at once, in one transaction. Answers 200 when every item was recorded, 207 when some
-    failed (unknown customer or invalid values)."""
-
+class CustomerSignalsBulkView(BulkAPIView):
     required_scope = "events:write"
-    rate_limit_category = "bulk"
-    signature_required_actions = ("POST",)
+    bulk_field, max_items, item_key = "items", MAX_SIGNAL_ITEMS, "customer_id"
+    item_serializer_class = SignalsBulkItemSerializer
 
-    def post(self, request):
-        payload = SignalsBulkRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        results: list[dict] = []
-        valid: list[tuple[int, services.SignalInput]] = []
-        for index, record in enumerate(payload.validated_data["items"]):
-            item = SignalsBulkItemSerializer(data=record)
-            customer_id = record.get("customer_id") if isinstance(record.get("customer_id"), str) else None
-            if not item.is_valid():
-                errors = flatten_errors(ValidationError(item.errors).get_full_details())
-                results.append(
-                    {"index": index, "customer_id": customer_id, "status": "error", "errors": errors}
-                )
-                continue
-            data = item.validated_data
-            valid.append(
-                (index, services.SignalInput(data["customer_id"], data["signals"], data.get("observed_at")))
-            )
-            results.append({"index": index, "customer_id": customer_id, "status": "recorded"})
-
-        outcomes = services.health_signals_record(items=[signal for _, signal in valid])
-        for index, signal in valid:
+    def perform_bulk(self, items: list[BulkItem]) -> list[BulkItemResult]:
+        signals = [
+            health.SignalInput(item.data["customer_id"], item.data["signals"], item.data.get("observed_at"))
+            for item in items
+        ]
+        outcomes = health.health_signals_record(items=signals)
+        results = []
+        for item, signal in zip(items, signals, strict=True):
             outcome = outcomes.get(signal.customer_id)
             if outcome is None:
-                results[index].update(
-                    status="error",
-                    errors=[{"field": "customer_id", "code": "not_found", "message": "No such customer."}],
+                results.append(
+                    item_error(
+                        item.index, signal.customer_id, "customer_id", "not_found", "No such customer."
+                    )
                 )
                 continue
-            customer = outcome.health.customer if outcome.health else None
-            if customer is not None:
-                results[index].update(
-                    health_score=customer.health_score,
-                    previous_score=outcome.health.previous_score,
-                    health_trend=customer.health_trend,
-                    risk_level=customer.risk_level,
-                )
-            results[index]["stale_signals"] = outcome.stale
-        failed = any(result["status"] == "error" for result in results)
-        return Response(
-            SignalsBulkResponseSerializer({"results": results}).data,
-            status=status.HTTP_207_MULTI_STATUS if failed else status.HTTP_200_OK,
-        )
+            extra: dict = {}
+            if outcome.health is not None:
+                customer = outcome.health.customer
+                extra = {
+                    "health_score": customer.health_score,
+                    "previous_score": outcome.health.previous_score,
+                    "health_trend": customer.health_trend,
+                    "risk_level": customer.risk_level,
+                }
+            extra["stale_signals"] = outcome.stale
+            results.append(BulkItemResult(item.index, "recorded", signal.customer_id, extra=extra))
+        return results

@@ -1,7 +1,7 @@
 """The event log in the admin: read-only, filtered, searchable, with a re-dispatch action."""
 
 from csintegration.events import publish
-from csintegration.events.models import Event, EventReceipt, EventType
+from csintegration.events.models import Event, EventReceipt
 from csintegration.events.services import event_dispatch
 
 LIST = "/admin/events/event/"
@@ -9,8 +9,8 @@ LIST = "/admin/events/event/"
 
 def test_list_filter_search_and_read_only_detail(staff_client, recording_subscriber):
     recording_subscriber("test.recorder")
-    churn = publish(EventType.CHURN_RISK_DETECTED, customer_id="cust_admin", payload={"risk_level": "high"})
-    other = publish(EventType.CUSTOMER_CREATED, customer_id="cust_other", payload={})
+    churn = publish("churn_risk_detected", customer_id="cust_admin", payload={"risk_level": "high"})
+    other = publish("customer.created", customer_id="cust_other", payload={})
     event_dispatch(event_id=churn.event_id)
 
     listing = staff_client.get(LIST).content.decode()
@@ -33,7 +33,7 @@ def test_list_filter_search_and_read_only_detail(staff_client, recording_subscri
 
 def test_redispatch_action(staff_client, recording_subscriber, django_capture_on_commit_callbacks):
     recorder = recording_subscriber("test.recorder")
-    event = publish(EventType.WORKFLOW_COMPLETED, customer_id=None, payload={"workflow_id": "run_1"})
+    event = publish("test.operations_event", customer_id=None, payload={"workflow_id": "run_1"})
     event_dispatch(event_id=event.event_id)
     with django_capture_on_commit_callbacks() as callbacks:
         response = staff_client.post(

@@ -7,9 +7,11 @@ from django.urls import resolve
 from django.utils import timezone
 
 from csintegration.events import publish
-from csintegration.events.models import Event, EventType
+from csintegration.events.models import Event
 
 URL = "/api/v1/cs-integration/events"
+#: what reads every type of the log below
+READ_ALL = "customers:read sales:read operations:read"
 START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 
@@ -17,12 +19,12 @@ START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 def event_log(db):
     """Six events an hour apart: customer.updated and churn risk for cust_a, expansion for cust_b."""
     kinds = [
-        (EventType.CUSTOMER_UPDATED, "cust_a", {"changes": ["arr"]}),
-        (EventType.CHURN_RISK_DETECTED, "cust_a", {"risk_level": "high"}),
-        (EventType.EXPANSION_READY, "cust_b", {"expansion_score": 81}),
-        (EventType.CUSTOMER_UPDATED, "cust_b", {"changes": ["name"]}),
-        (EventType.WORKFLOW_COMPLETED, None, {"workflow_id": "run_1"}),
-        (EventType.CHURN_RISK_DETECTED, "cust_b", {"risk_level": "critical"}),
+        ("customer.updated", "cust_a", {"changes": ["arr"]}),
+        ("churn_risk_detected", "cust_a", {"risk_level": "high"}),
+        ("test.sales_event", "cust_b", {"expansion_score": 81}),
+        ("customer.updated", "cust_b", {"changes": ["name"]}),
+        ("test.operations_event", None, {"workflow_id": "run_1"}),
+        ("churn_risk_detected", "cust_b", {"risk_level": "critical"}),
     ]
     events = [
         publish(event_type, customer_id=customer_id, payload=payload, occurred_at=START + timedelta(hours=n))
@@ -38,7 +40,7 @@ def ids(response) -> list[str]:
 
 
 def test_lists_newest_first_in_the_documented_shape(api, event_log):
-    response = api(scopes="customers:read").get(URL)
+    response = api(scopes=READ_ALL).get(URL)
     assert response.status_code == 200
     assert ids(response) == [event.event_id for event in reversed(event_log)]
     newest = response.json()["results"][0]
@@ -57,9 +59,22 @@ def test_lists_newest_first_in_the_documented_shape(api, event_log):
     }
 
 
+def test_the_log_shows_only_the_types_the_token_may_read(api, event_log):
+    customers_only = api(scopes="customers:read")
+    assert ids(customers_only.get(URL)) == [
+        event.event_id for event in reversed(event_log) if not event.event_type.startswith("test.")
+    ]
+    # Another area's event does not exist for it, in the list or by id, even when asked for by type.
+    assert ids(customers_only.get(URL, {"event_type": "test.sales_event"})) == []
+    assert customers_only.get(f"{URL}/{event_log[2].event_id}").status_code == 404
+    with_sales = api(scopes="customers:read sales:read")
+    assert with_sales.get(f"{URL}/{event_log[2].event_id}").status_code == 200
+    assert event_log[4].event_id not in ids(with_sales.get(URL))
+
+
 def test_filters_combine(api, event_log):
-    client = api(scopes="customers:read")
-    churn_or_expansion = client.get(URL, {"event_type": ["churn_risk_detected", "expansion_ready"]})
+    client = api(scopes=READ_ALL)
+    churn_or_expansion = client.get(URL, {"event_type": ["churn_risk_detected", "test.sales_event"]})
     assert ids(churn_or_expansion) == [event_log[5].event_id, event_log[2].event_id, event_log[1].event_id]
     of_a = client.get(URL, {"customer_id": "cust_a", "event_type": "churn_risk_detected"})
     assert ids(of_a) == [event_log[1].event_id]
@@ -76,7 +91,7 @@ def test_filters_combine(api, event_log):
 
 
 def test_cursor_pages_walk_the_whole_log(api, event_log):
-    client = api(scopes="customers:read")
+    client = api(scopes=READ_ALL)
     seen, url = [], f"{URL}?page_size=4"
     while url:
         page = client.get(url)
@@ -101,7 +116,7 @@ def test_cursor_pages_walk_the_whole_log(api, event_log):
     ],
 )
 def test_a_bad_filter_is_a_400_problem(api, event_log, params, field):
-    response = api(scopes="customers:read").get(URL, params)
+    response = api(scopes=READ_ALL).get(URL, params)
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/problem+json")
     body = response.json()
@@ -110,7 +125,7 @@ def test_a_bad_filter_is_a_400_problem(api, event_log, params, field):
 
 
 def test_detail(api, event_log):
-    client = api(scopes="customers:read")
+    client = api(scopes=READ_ALL)
     event = event_log[2]
     response = client.get(f"{URL}/{event.event_id}")
     assert response.status_code == 200

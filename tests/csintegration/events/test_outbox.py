@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from csintegration.celery import app as celery_app
 from csintegration.events import publish
-from csintegration.events.models import Event, EventReceipt, EventType
+from csintegration.events.models import Event, EventReceipt
 from csintegration.events.services import event_dispatch, events_redispatch, events_sweep_undispatched
 from csintegration.events.tasks import dispatch_event
 from tests.celery_support import QUEUES, purge_queues, queued_messages
@@ -21,7 +21,7 @@ from tests.conftest import HAS_POSTGRES
 def test_the_body_is_the_seed_shape_in_utc():
     occurred = datetime(2024, 3, 5, 14, 30, 15, 250000, tzinfo=UTC)
     event = publish(
-        EventType.HEALTH_SCORE_CHANGE,
+        "health_score_change",
         customer_id="cust_1",
         payload={"previous_score": Decimal("72"), "new_score": Decimal("64.5"), "factors": ("usage",)},
         occurred_at=occurred,
@@ -64,14 +64,14 @@ def test_publish_refuses_what_would_corrupt_the_body(event_type, payload, messag
 def test_enqueue_waits_for_commit_and_is_dropped_on_rollback(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():
-            publish(EventType.CUSTOMER_CREATED, customer_id="cust_1", payload={})
+            publish("customer.created", customer_id="cust_1", payload={})
             raise RuntimeError("the change failed")
     assert callbacks == []
     assert not Event.objects.exists()
 
     with django_capture_on_commit_callbacks() as callbacks:
         with transaction.atomic():
-            publish(EventType.CUSTOMER_CREATED, customer_id="cust_1", payload={})
+            publish("customer.created", customer_id="cust_1", payload={})
             assert callbacks == []  # nothing leaves before the commit
     assert len(callbacks) == 1
 
@@ -80,16 +80,16 @@ def test_enqueue_waits_for_commit_and_is_dropped_on_rollback(django_capture_on_c
 def test_rolled_back_publish_writes_nothing_and_enqueues_nothing(celery_test_app):
     purge_queues()
     with pytest.raises(RuntimeError), transaction.atomic():
-        publish(EventType.CHURN_RISK_DETECTED, customer_id="cust_1", payload={"risk_level": "high"})
-        publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={})
+        publish("churn_risk_detected", customer_id="cust_1", payload={"risk_level": "high"})
+        publish("customer.updated", customer_id="cust_1", payload={})
         raise RuntimeError("the change failed")
     assert not Event.objects.exists()
     assert queued_messages() == dict.fromkeys(QUEUES, 0)
 
     # The same, committed, reaches the broker: churn risk on the critical queue, the rest on default.
     with transaction.atomic():
-        publish(EventType.CHURN_RISK_DETECTED, customer_id="cust_1", payload={"risk_level": "high"})
-        publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={})
+        publish("churn_risk_detected", customer_id="cust_1", payload={"risk_level": "high"})
+        publish("customer.updated", customer_id="cust_1", payload={})
     assert Event.objects.count() == 2
     assert queued_messages() == {"critical": 1, "webhooks": 0, "default": 1, "bulk": 0}
     purge_queues()
@@ -116,7 +116,7 @@ def test_a_rerun_skips_finished_subscribers(recording_subscriber):
     steady = recording_subscriber("test.steady")
     flaky = recording_subscriber("test.flaky", fail_times=1)
     uninterested = recording_subscriber("test.deals", event_types=("handoff_completed",))
-    event = publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={"changes": ["arr"]})
+    event = publish("customer.updated", customer_id="cust_1", payload={"changes": ["arr"]})
 
     first = event_dispatch(event_id=event.event_id)
     assert first.failed.keys() == {"test.flaky"} and "test.steady" in first.completed
@@ -154,7 +154,7 @@ def test_a_failing_handler_rolls_back_its_own_writes(recording_subscriber):
 
     subscribe("test.writer", writes_then_fails, event_types=("customer.updated",))
     try:
-        event = publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={})
+        event = publish("customer.updated", customer_id="cust_1", payload={})
         outcome = event_dispatch(event_id=event.event_id)
     finally:
         unsubscribe("test.writer")
@@ -167,7 +167,7 @@ def test_a_failing_handler_rolls_back_its_own_writes(recording_subscriber):
 def test_dispatch_gives_up_after_the_last_attempt(recording_subscriber, settings):
     settings.EVENTS_MAX_DISPATCH_ATTEMPTS = 3
     recording_subscriber("test.down", fail_times=99)
-    event = publish(EventType.WORKFLOW_FAILED, customer_id=None, payload={"workflow_id": "run_1"})
+    event = publish("test.operations_event", customer_id=None, payload={"workflow_id": "run_1"})
     outcomes = [event_dispatch(event_id=event.event_id) for _ in range(3)]
     assert [outcome.retry_in is not None for outcome in outcomes] == [True, True, False]
     event.refresh_from_db()
@@ -183,7 +183,7 @@ def test_dispatch_gives_up_after_the_last_attempt(recording_subscriber, settings
 @pytest.mark.django_db
 def test_redispatch_of_a_dispatched_event_runs_every_subscriber_again(recording_subscriber):
     recorder = recording_subscriber("test.recorder")
-    event = publish(EventType.FEEDBACK_SUBMITTED, customer_id="cust_1", payload={"rating": 4})
+    event = publish("test.product_event", customer_id="cust_1", payload={"rating": 4})
     assert event_dispatch(event_id=event.event_id).dispatched
     events_redispatch(event_ids=[event.event_id])
     event.refresh_from_db()
@@ -205,12 +205,12 @@ def test_sweeper_takes_overdue_events_in_batches_and_leases_them(
 ):
     settings.EVENTS_SWEEP_BATCH_SIZE = 2
     now = timezone.now()
-    overdue = [publish(EventType.CUSTOMER_CREATED, customer_id=f"cust_{n}", payload={}) for n in range(3)]
+    overdue = [publish("customer.created", customer_id=f"cust_{n}", payload={}) for n in range(3)]
     Event.objects.filter(pk__in=[event.pk for event in overdue]).update(
         next_attempt_at=now - timedelta(seconds=1)
     )
-    fresh = publish(EventType.CUSTOMER_CREATED, customer_id="cust_fresh", payload={})  # within its grace
-    done = publish(EventType.CUSTOMER_CREATED, customer_id="cust_done", payload={})
+    fresh = publish("customer.created", customer_id="cust_fresh", payload={})  # within its grace
+    done = publish("customer.created", customer_id="cust_done", payload={})
     Event.objects.filter(pk=done.pk).update(dispatched_at=now, next_attempt_at=now - timedelta(hours=1))
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -235,7 +235,7 @@ def test_sweeper_takes_overdue_events_in_batches_and_leases_them(
 def test_concurrent_sweepers_skip_each_others_rows(celery_test_app):
     assert HAS_POSTGRES
     past = timezone.now() - timedelta(minutes=1)
-    events = [publish(EventType.CUSTOMER_CREATED, customer_id=f"cust_{n}", payload={}) for n in range(4)]
+    events = [publish("customer.created", customer_id=f"cust_{n}", payload={}) for n in range(4)]
     Event.objects.update(next_attempt_at=past)
     locked_ids = {events[0].pk, events[1].pk}
     holding, release = threading.Event(), threading.Event()
@@ -268,7 +268,7 @@ def test_inline_subscribers_run_in_the_publishing_transaction(
 ):
     inline = recording_subscriber("test.inline", inline=True)
     with django_capture_on_commit_callbacks() as callbacks:
-        event = publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={})
+        event = publish("customer.updated", customer_id="cust_1", payload={})
     assert inline.calls == [event.event_id]
     event.refresh_from_db()
     assert event.dispatched_at is not None  # nothing left for a fan-out
@@ -277,7 +277,7 @@ def test_inline_subscribers_run_in_the_publishing_transaction(
 
     later = recording_subscriber("test.later")  # an ordinary subscriber: the fan-out still runs
     with django_capture_on_commit_callbacks() as callbacks:
-        second = publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={})
+        second = publish("customer.updated", customer_id="cust_1", payload={})
     assert len(callbacks) == 1 and later.calls == []
     second.refresh_from_db()
     assert second.dispatched_at is None
@@ -289,7 +289,7 @@ def test_inline_subscribers_run_in_the_publishing_transaction(
 def test_a_failing_inline_subscriber_is_left_to_the_fan_out(recording_subscriber):
     flaky = recording_subscriber("test.flaky", inline=True, fail_times=1)
     with transaction.atomic():
-        event = publish(EventType.CUSTOMER_UPDATED, customer_id="cust_1", payload={})
+        event = publish("customer.updated", customer_id="cust_1", payload={})
     event.refresh_from_db()
     assert (
         event.dispatched_at is None and not EventReceipt.objects.filter(completed_at__isnull=False).exists()

@@ -272,14 +272,18 @@ def test_bulk_all_valid_is_200_and_uses_few_queries(api):
         response = signed_bulk(client, {"customers": records})
     assert response.status_code == 200
     assert Customer.objects.filter(customer_id__startswith="cust_bulk").count() == 300
-    assert len(queries) < 30, len(queries)
+    # Creates now keep each customer's first score (snapshots) under its scorecard: a few more queries,
+    # still a constant number per batch (SQLite splits each multi-row INSERT at its parameter limit).
+    assert len(queries) < 32, len(queries)
 
     updates = [{"customer_id": f"cust_bulk{i}", "health_score": 90} for i in range(300)]
     with CaptureQueriesContext(connection) as queries:
         response = signed_bulk(client, {"customers": updates})
     assert response.status_code == 200
     assert {r["status"] for r in response.json()["results"]} == {"updated"}
-    assert len(queries) < 30, len(queries)
+    # Scores go through the health engine in one set-based pass (the customers' recent scores and signals,
+    # then bulk writes of the scores, snapshots and health_score_change events).
+    assert len(queries) < 45, len(queries)
     assert Customer.objects.filter(health_score=90).count() == 300
 
 

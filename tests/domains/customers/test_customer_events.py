@@ -25,7 +25,13 @@ def test_create_update_delete_publish_events(api):
 
     client.patch(f"{BASE}/cust_ev1", {"health_score": 30, "lifecycle_stage": "renewal"}, format="json")
     [update] = events_of("customer.updated", "cust_ev1")
-    assert update.payload["changed_fields"] == ["health_score", "lifecycle_stage", "risk_level"]
+    # The score went through the health engine, which also moved the trend (a 20-point fall).
+    assert update.payload["changed_fields"] == [
+        "health_score",
+        "health_trend",
+        "lifecycle_stage",
+        "risk_level",
+    ]
     assert update.payload["changes"]["health_score"] == {"previous": 50, "current": 30}
     assert update.payload["changes"]["risk_level"] == {"previous": "medium", "current": "high"}
     # A PATCH that changes nothing publishes nothing.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from domains.customers import services
+from domains.customers import health, services
 from domains.customers.models import Scorecard
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +77,8 @@ def test_recompute_action_enqueues_the_nightly_job(staff_client, django_capture_
 
 def test_customer_page_shows_signals_and_health_history(staff_client):
     customer = services.customer_create(customer_id="cust_admin", data={"name": "Shown", "health_score": 60})
-    services.health_signals_record(
-        items=[services.SignalInput("cust_admin", {"login_frequency": 12.0, "nps": 40.0})]
+    health.health_signals_record(
+        items=[health.SignalInput("cust_admin", {"login_frequency": 12.0, "nps": 40.0})]
     )
     page = staff_client.get(f"/admin/customers/customer/{customer.pk}/change/")
     assert page.status_code == 200

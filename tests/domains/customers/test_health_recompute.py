@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from domains.customers import scoring, selectors, services
+from domains.customers import health, scoring, selectors
+from domains.customers.conf import conf
 from domains.customers.models import Customer, CustomerSignal, HealthSnapshot, ScorecardMeasure
 from domains.customers.tasks import recompute_all_health
 
@@ -60,7 +61,7 @@ def expected_scores() -> dict[str, int]:
 def test_recompute_scores_everyone_in_bounded_queries_and_is_idempotent(customers_with_signals):
     expected = expected_scores()
     with CaptureQueriesContext(connection) as queries:
-        stats = services.health_recompute_all(chunk_size=100)
+        stats = health.health_recompute_all(chunk_size=100)
     # Per chunk: customers, signals, recent scores, latest breakdowns (2), bulk writes; whatever its size.
     assert (stats.customers, stats.scored, stats.chunks) == (COUNT, COUNT, 3)
     assert len(queries) <= 5 + stats.chunks * 14, len(queries)
@@ -78,21 +79,24 @@ def test_recompute_scores_everyone_in_bounded_queries_and_is_idempotent(customer
 
     # Nothing moved: a second run writes no snapshot and publishes nothing.
     events_before = len(events_of("health_score_change"))
-    again = services.health_recompute_all(chunk_size=100)
+    again = health.health_recompute_all(chunk_size=100)
     assert (again.changed, again.snapshots, again.events) == (0, 0, 0)
     assert len(events_of("health_score_change")) == events_before
 
 
 def test_a_scorecard_edit_moves_scores_and_raises_churn_alerts(customers_with_signals):
-    services.health_recompute_all(chunk_size=120)
+    health.health_recompute_all(chunk_size=120)
     before = dict(Customer.objects.values_list("customer_id", "health_score"))
     risk_before = dict(Customer.objects.values_list("customer_id", "risk_level"))
     events_before = {event.event_id for event in events_of("health_score_change")}
     churn_before = {event.event_id for event in events_of("churn_risk_detected")}
 
     # Payment status now weighs most: every overdue or delinquent customer falls.
-    ScorecardMeasure.objects.filter(scorecard__is_default=True, measure="payment_status").update(weight=200)
-    stats = services.health_recompute_all(chunk_size=120)
+    # (Saved as the admin saves it: the scorecard caches of every process see the edit.)
+    payment = ScorecardMeasure.objects.get(scorecard__is_default=True, measure="payment_status")
+    payment.weight = 200
+    payment.save()
+    stats = health.health_recompute_all(chunk_size=120)
 
     after = dict(Customer.objects.values_list("customer_id", "health_score"))
     moved = {customer_id for customer_id in after if after[customer_id] != before[customer_id]}
@@ -112,7 +116,7 @@ def test_a_scorecard_edit_moves_scores_and_raises_churn_alerts(customers_with_si
         for customer_id, risk in Customer.objects.values_list("customer_id", "risk_level")
         if risk in ("high", "critical") and risk_before[customer_id] not in ("high", "critical")
     }
-    dropped = {c for c in moved if before[c] - after[c] >= settings.CHURN_DROP_POINTS}
+    dropped = {c for c in moved if before[c] - after[c] >= conf.CHURN_DROP_POINTS}
     assert {event.customer_id for event in new_churn} == crossed | dropped
     assert len(new_churn) == len(crossed | dropped) > 0
     some = next(event for event in new_churn if event.customer_id in delinquent)
@@ -121,7 +125,7 @@ def test_a_scorecard_edit_moves_scores_and_raises_churn_alerts(customers_with_si
     assert some.payload["recommended_actions"][0] == "finance_follow_up"
 
     # The same scores again: no second alert for the same episode.
-    services.health_recompute_all(chunk_size=120)
+    health.health_recompute_all(chunk_size=120)
     assert len(events_of("churn_risk_detected")) == len(churn_before) + len(new_churn)
 
 

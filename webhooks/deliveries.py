@@ -1,45 +1,37 @@
-"""Every write of the webhooks app: endpoints, messages from events, delivery attempts, retries and replays.
+"""Writes of webhook deliveries: messages from events, claims and attempts, retries, the dispatcher and
+replays.
 
 A delivery's state lives in its row. A queued or in-flight delivery holds a lease (``lease_token`` and
 ``lease_expires_at``): the task that carries the token may claim it, anyone else waits for the lease to
 lapse. A worker that dies mid-attempt leaves its lease to lapse, and the dispatcher queues the delivery
-again; the lost try is recorded as an attempt with an error.
+again; the lost try is recorded as an attempt with an error. An endpoint receives an event only while
+its client holds the event type's read scope: checked when the delivery is created and again before
+every attempt.
 """
 
 import json
 import logging
-import random
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.mail import mail_admins
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from csintegration.events.models import EventType
+from csintegration.db import lock_rows
+from csintegration.events.types import UnknownEventType, event_type_get
+from csintegration.tasks import enqueue_many
 
-from . import signing, transport
-from .models import (
-    ALL_EVENTS,
-    Attempt,
-    Delivery,
-    DeliveryStatus,
-    DisabledReason,
-    Message,
-    WebhookEndpoint,
-)
+from . import retry, signing, transport
+from .conf import conf
+from .endpoints import ENDPOINT_DISABLED_ERROR, client_scopes, endpoint_disable
+from .models import Attempt, Delivery, DeliveryStatus, DisabledReason, Message, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
-ENDPOINT_DISABLED_ERROR = "The endpoint is disabled; the delivery was not sent."
 LOST_ATTEMPT_ERROR = "The worker stopped before this attempt completed; the delivery is retried."
 
 
@@ -47,154 +39,28 @@ class WebhookConflict(Exception):
     """The operation does not fit the current state (e.g. replaying on a disabled endpoint)."""
 
 
-# --- Validation -----------------------------------------------------------------------------------------
-
-
-def validate_event_types(event_types: Iterable[str]) -> list[str]:
-    """De-duplicated event types; ``["*"]`` alone means every type. Raises ValidationError."""
-    if isinstance(event_types, str) or not isinstance(event_types, Iterable):
-        raise ValidationError("A list of event types is required.", code="invalid")
-    values = list(dict.fromkeys(event_types))
-    if not values:
-        raise ValidationError("At least one event type (or '*') is required.", code="empty")
-    if ALL_EVENTS in values:
-        if len(values) > 1:
-            raise ValidationError("'*' already means every event type; list nothing else.", code="invalid")
-        return values
-    unknown = [value for value in values if value not in EventType.values]
-    if unknown:
-        raise ValidationError(
-            f"Unknown event type(s): {', '.join(map(str, unknown))}. "
-            f"Known: {', '.join(EventType.values)}, or '*'.",
-            code="unknown_event_type",
-        )
-    return values
-
-
-def validate_endpoint_url(url: str) -> str:
-    """An https URL whose host resolves only to public addresses (or to ``WEBHOOK_ALLOWED_NETWORKS``)."""
+def _read_scope(event_type: str) -> str | None:
     try:
-        transport.validate_destination(url)
-    except ValueError as exc:
-        raise ValidationError(str(exc), code="unsafe_url") from exc
-    return url
+        return event_type_get(event_type).read_scope
+    except UnknownEventType:
+        return None
 
 
-# --- Endpoints ------------------------------------------------------------------------------------------
+def client_may_read(client: Any, event_type: str) -> bool:
+    """Whether an active client holds the read scope of ``event_type``."""
+    scope = _read_scope(event_type)
+    return scope is not None and getattr(client, "is_active", True) and scope in client_scopes(client)
 
 
-@transaction.atomic
-def endpoint_create(
-    *, client: Any, url: str, event_types: list[str], description: str = ""
-) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; returns it with its secret (the only time, besides rotation, it is shown)."""
-    secret = signing.new_secret()
-    endpoint = WebhookEndpoint.objects.create(
-        client=client,
-        url=validate_endpoint_url(url),
-        event_types=validate_event_types(event_types),
-        description=description,
-        secret=secret,
-    )
-    return endpoint, secret
+def may_receive(endpoint: WebhookEndpoint, event_type: str) -> bool:
+    """Whether ``endpoint`` wants ``event_type`` and its client may read it (its client loaded)."""
+    return endpoint.wants(event_type) and client_may_read(endpoint.client, event_type)
 
 
-@transaction.atomic
-def endpoint_update(*, endpoint: WebhookEndpoint, data: dict[str, Any]) -> WebhookEndpoint:
-    """Change url, events, description or is_active. Re-activating clears the disabled state."""
-    changed: list[str] = []
-    if "url" in data and data["url"] != endpoint.url:
-        endpoint.url = validate_endpoint_url(data["url"])
-        changed.append("url")
-    if "event_types" in data:
-        endpoint.event_types = validate_event_types(data["event_types"])
-        changed.append("event_types")
-    if "description" in data and data["description"] != endpoint.description:
-        endpoint.description = data["description"]
-        changed.append("description")
-    if changed:
-        endpoint.save(update_fields=[*changed, "updated_at"])
-    if "is_active" in data and data["is_active"] != endpoint.is_active:
-        if data["is_active"]:
-            endpoint_enable(endpoint=endpoint)
-        else:
-            endpoint_disable(endpoint=endpoint, reason=DisabledReason.MANUAL, notify=False)
-    return endpoint
-
-
-@transaction.atomic
-def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    endpoint.delete()
-
-
-@transaction.atomic
-def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
-    """A new secret; the one it replaces keeps signing (beside the new one) for the overlap period."""
-    now = timezone.now()
-    secret = signing.new_secret()
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_expires_at = now + timedelta(
-        seconds=settings.WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS
-    )
-    endpoint.secret = secret
-    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
-    return secret
-
-
-@transaction.atomic
-def endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
-    endpoint.is_active = True
-    endpoint.disabled_reason = ""
-    endpoint.disabled_at = None
-    endpoint.failing_since = None
-    endpoint.save(
-        update_fields=["is_active", "disabled_reason", "disabled_at", "failing_since", "updated_at"]
-    )
-    return endpoint
-
-
-@transaction.atomic
-def endpoint_disable(
-    *, endpoint: WebhookEndpoint, reason: str, detail: str = "", notify: bool = True
-) -> WebhookEndpoint:
-    """Stop sending to an endpoint: its pending deliveries become failed (replayable once re-enabled)."""
-    now = timezone.now()
-    updated = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
-        is_active=False, disabled_reason=reason, disabled_at=now, updated_at=now
-    )
-    endpoint.is_active, endpoint.disabled_reason, endpoint.disabled_at = False, reason, now
-    if not updated:
-        return endpoint
-    endpoint.deliveries.filter(status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.FAILED,
-        next_attempt_at=None,
-        lease_token="",
-        lease_expires_at=None,
-        in_flight_since=None,
-        last_error=ENDPOINT_DISABLED_ERROR,
-        updated_at=now,
-    )
-    logger.warning("Webhook endpoint %s disabled (%s). %s", endpoint.pk, reason, detail)
-    if notify:
-        transaction.on_commit(lambda: _notify_operators_disabled(endpoint.pk, reason, detail))
-    return endpoint
-
-
-def _notify_operators_disabled(endpoint_id: str, reason: str, detail: str) -> None:
-    endpoint = WebhookEndpoint.objects.select_related("client").filter(pk=endpoint_id).first()
-    if endpoint is None:
-        return
-    label = DisabledReason(reason).label
-    mail_admins(
-        subject=f"Webhook endpoint {endpoint.pk} disabled: {label}",
-        message=(
-            f"The webhook endpoint {endpoint.pk} of the client {endpoint.client.name} "
-            f"({endpoint.client.client_id}) was disabled on {endpoint.disabled_at:%Y-%m-%d %H:%M:%S} UTC.\n\n"
-            f"URL: {endpoint.url}\nReason: {label}\n{detail}\n\n"
-            "Its pending deliveries were marked failed. Once the receiver works again, re-enable the "
-            "endpoint (PATCH is_active=true, or in the admin) and replay its failed deliveries."
-        ),
-        fail_silently=True,
+def scope_missing_error(event_type: str) -> str:
+    return (
+        f"The endpoint's client no longer holds the scope '{_read_scope(event_type)}' that "
+        f"'{event_type}' requires; the delivery was not sent."
     )
 
 
@@ -222,15 +88,20 @@ def message_create_for_event(*, event: Any) -> Message:
             if message.pk == candidate.pk
             else set(message.deliveries.values_list("endpoint_id", flat=True))
         )
+        candidates = (
+            WebhookEndpoint.objects.filter(is_active=True)
+            .select_related("client")
+            .only("id", "event_types", "client__scopes", "client__is_active")
+        )
         endpoints = [
             endpoint
-            for endpoint in WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types")
-            if endpoint.wants(event.event_type) and endpoint.pk not in already
+            for endpoint in candidates
+            if endpoint.pk not in already and may_receive(endpoint, event.event_type)
         ]
         if not endpoints:
             return message
         size = len(message.body.encode())
-        too_large = size > settings.WEBHOOK_MAX_BODY_BYTES
+        too_large = size > conf.WEBHOOK_MAX_BODY_BYTES
         token = uuid.uuid4().hex
         deliveries = [
             Delivery(
@@ -242,14 +113,14 @@ def message_create_for_event(*, event: Any) -> Message:
                         "status": DeliveryStatus.FAILED,
                         "last_error": (
                             f"The body is {size} bytes, over the limit of "
-                            f"{settings.WEBHOOK_MAX_BODY_BYTES} bytes; it was not sent."
+                            f"{conf.WEBHOOK_MAX_BODY_BYTES} bytes; it was not sent."
                         ),
                     }
                     if too_large
                     else {
                         "next_attempt_at": now,
                         "lease_token": token,
-                        "lease_expires_at": now + timedelta(seconds=settings.WEBHOOK_QUEUE_LEASE_SECONDS),
+                        "lease_expires_at": now + timedelta(seconds=conf.WEBHOOK_QUEUE_LEASE_SECONDS),
                     }
                 ),
             )
@@ -267,39 +138,19 @@ def _enqueue_after_commit(delivery_ids: list[str], token: str) -> None:
 
 
 def enqueue_deliveries(delivery_ids: list[str], token: str) -> None:
-    """Queue attempt tasks on the ``webhooks`` queue, each for up to ``WEBHOOK_TASK_BATCH_SIZE``
-    deliveries (sent in parallel, claimed and recorded in one transaction each), over one connection."""
-    from .tasks import deliver
-
-    size = max(1, settings.WEBHOOK_TASK_BATCH_SIZE)
-    try:
-        with deliver.app.producer_or_acquire() as producer:
-            for start in range(0, len(delivery_ids), size):
-                deliver.apply_async(
-                    (delivery_ids[start : start + size], token),
-                    producer=producer,
-                    retry=True,
-                    retry_policy=settings.EVENTS_ENQUEUE_RETRY_POLICY,
-                )
-    except Exception:
-        # The rows are committed and due: once their queue lease runs out the dispatcher sends them.
-        logger.warning("Could not queue %s deliveries; the dispatcher will send them.", len(delivery_ids))
+    """Queue attempt tasks, each for up to ``WEBHOOK_TASK_BATCH_SIZE`` deliveries (sent in parallel,
+    claimed and recorded in one transaction each), over one broker connection. Never raises: the rows
+    are committed and due, and once their queue lease runs out the dispatcher sends them."""
+    size = max(1, conf.WEBHOOK_TASK_BATCH_SIZE)
+    enqueue_many(
+        "webhooks.deliver",
+        args_list=[
+            (delivery_ids[start : start + size], token) for start in range(0, len(delivery_ids), size)
+        ],
+    )
 
 
 # --- Attempts -------------------------------------------------------------------------------------------
-
-
-def _lock(queryset: QuerySet, *, skip_locked: bool = False) -> QuerySet:
-    """Row locks where the database has them; SQLite serialises writers (IMMEDIATE transactions)."""
-    features = connection.features
-    if not features.has_select_for_update:
-        return queryset
-    options: dict[str, Any] = {}
-    if skip_locked and features.has_select_for_update_skip_locked:
-        options["skip_locked"] = True
-    if features.has_select_for_update_of:
-        options["of"] = ("self",)
-    return queryset.select_for_update(**options)
 
 
 @dataclass(frozen=True)
@@ -351,10 +202,14 @@ def _claimable(delivery: Delivery, lease_token: str | None, now: datetime) -> bo
         _finish_failed(delivery, ENDPOINT_DISABLED_ERROR)
         delivery.save()
         return False
+    if not client_may_read(delivery.endpoint.client, delivery.event_type):
+        _finish_failed(delivery, scope_missing_error(delivery.event_type))
+        delivery.save()
+        return False
     if delivery.in_flight_since is not None:
         # The last claim never recorded its outcome: its worker died mid-attempt.
         _record_lost_attempt(delivery, now)
-        if delivery.schedule_position > len(settings.WEBHOOK_RETRY_SCHEDULE):
+        if delivery.schedule_position > len(conf.WEBHOOK_RETRY_SCHEDULE):
             _finish_failed(delivery)
         delivery.save()
         return delivery.status == DeliveryStatus.PENDING
@@ -366,8 +221,10 @@ def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None)
     done, not due, held by someone else, or locked by another worker right now."""
     now = timezone.now()
     with transaction.atomic():
-        rows = _lock(
-            Delivery.objects.select_related("endpoint", "message").filter(pk__in=delivery_ids),
+        rows = lock_rows(
+            Delivery.objects.select_related("endpoint", "endpoint__client", "message").filter(
+                pk__in=delivery_ids
+            ),
             skip_locked=True,
         )
         claimed = [delivery for delivery in rows if _claimable(delivery, lease_token, now)]
@@ -377,9 +234,7 @@ def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None)
         Delivery.objects.filter(pk__in=[delivery.pk for delivery in claimed]).update(
             lease_token=token,
             lease_expires_at=now
-            + timedelta(
-                seconds=settings.WEBHOOK_TIMEOUT_SECONDS + settings.WEBHOOK_ATTEMPT_LEASE_MARGIN_SECONDS
-            ),
+            + timedelta(seconds=conf.WEBHOOK_TIMEOUT_SECONDS + conf.WEBHOOK_ATTEMPT_LEASE_MARGIN_SECONDS),
             in_flight_since=now,
             updated_at=now,
         )
@@ -434,7 +289,7 @@ def deliveries_attempt(*, delivery_ids: list[str], lease_token: str | None = Non
         )
         for claim in claims
     ]
-    results = transport.post_many(outgoing, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    results = transport.post_many(outgoing, timeout=conf.WEBHOOK_TIMEOUT_SECONDS)
     return deliveries_record_attempts(outcomes=list(zip(claims, results, strict=True)))
 
 
@@ -442,37 +297,6 @@ def delivery_attempt(*, delivery_id: str, lease_token: str | None = None) -> Att
     """One attempt of one delivery, or None if it was not due or not free (see ``deliveries_attempt``)."""
     attempts = deliveries_attempt(delivery_ids=[delivery_id], lease_token=lease_token)
     return attempts[0] if attempts else None
-
-
-def retry_delay(*, position: int, status_code: int | None, retry_after: str | None) -> float | None:
-    """Seconds until the next try after the ``position``-th failed one, or None when none is left."""
-    schedule = settings.WEBHOOK_RETRY_SCHEDULE
-    if position > len(schedule):
-        return None
-    base = float(schedule[position - 1])
-    jitter = settings.WEBHOOK_RETRY_JITTER
-    delay = base * random.uniform(1 - jitter, 1 + jitter) if jitter else base
-    if status_code in (429, 503) and retry_after:
-        asked = parse_retry_after(retry_after)
-        if asked is not None and asked > delay:
-            delay = min(asked, float(settings.WEBHOOK_RETRY_AFTER_MAX_SECONDS))
-    return delay
-
-
-def parse_retry_after(value: str) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - timezone.now()).total_seconds())
 
 
 # Fields an attempt sets to the same kind of value on every delivery of a batch (counters are incremented).
@@ -513,8 +337,14 @@ def _apply_outcome(
     if result.status_code == 410:
         _finish_failed(delivery)
         return "gone"
-    delay = retry_delay(
-        position=delivery.schedule_position, status_code=result.status_code, retry_after=result.retry_after
+    delay = retry.retry_delay(
+        position=delivery.schedule_position,
+        status_code=result.status_code,
+        retry_after=result.retry_after,
+        schedule=conf.WEBHOOK_RETRY_SCHEDULE,
+        jitter=conf.WEBHOOK_RETRY_JITTER,
+        retry_after_max=conf.WEBHOOK_RETRY_AFTER_MAX_SECONDS,
+        now=now,
     )
     if delay is None:
         _finish_failed(delivery)
@@ -546,7 +376,7 @@ def deliveries_record_attempts(*, outcomes: list[tuple[Claim, transport.PostResu
         ids = [claim.delivery_id for claim, _ in outcomes]
         deliveries = {
             delivery.pk: delivery
-            for delivery in _lock(Delivery.objects.select_related("endpoint").filter(pk__in=ids))
+            for delivery in lock_rows(Delivery.objects.select_related("endpoint").filter(pk__in=ids))
         }
         attempts: list[Attempt] = []
         recorded: list[Delivery] = []
@@ -604,7 +434,7 @@ def _note_endpoint_failure(endpoint: WebhookEndpoint, now: datetime) -> None:
     if endpoint.failing_since is None:
         WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
         return
-    if now - endpoint.failing_since >= timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_FAILING_SECONDS):
+    if now - endpoint.failing_since >= timedelta(seconds=conf.WEBHOOK_DISABLE_AFTER_FAILING_SECONDS):
         endpoint_disable(
             endpoint=endpoint,
             reason=DisabledReason.FAILING,
@@ -617,7 +447,7 @@ def _note_endpoint_failure(endpoint: WebhookEndpoint, now: datetime) -> None:
 
 def deliveries_dispatch_due(*, batch_size: int | None = None, max_batches: int = 20) -> int:
     """Queue every due delivery whose lease lapsed, in batches taken with SKIP LOCKED; returns the count."""
-    batch_size = batch_size or settings.WEBHOOK_DISPATCH_BATCH_SIZE
+    batch_size = batch_size or conf.WEBHOOK_DISPATCH_BATCH_SIZE
     queued = 0
     for _ in range(max_batches):
         now = timezone.now()
@@ -627,13 +457,13 @@ def deliveries_dispatch_due(*, batch_size: int | None = None, max_batches: int =
                 .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
                 .order_by("next_attempt_at")
             )
-            ids = list(_lock(due, skip_locked=True).values_list("id", flat=True)[:batch_size])
+            ids = list(lock_rows(due, skip_locked=True).values_list("id", flat=True)[:batch_size])
             if not ids:
                 break
             token = uuid.uuid4().hex
             Delivery.objects.filter(pk__in=ids).update(
                 lease_token=token,
-                lease_expires_at=now + timedelta(seconds=settings.WEBHOOK_QUEUE_LEASE_SECONDS),
+                lease_expires_at=now + timedelta(seconds=conf.WEBHOOK_QUEUE_LEASE_SECONDS),
             )
             _enqueue_after_commit(ids, token)
         queued += len(ids)
@@ -648,7 +478,7 @@ def _replay_fields(now: datetime, token: str) -> dict[str, Any]:
         "schedule_position": 0,
         "next_attempt_at": now,
         "lease_token": token,
-        "lease_expires_at": now + timedelta(seconds=settings.WEBHOOK_QUEUE_LEASE_SECONDS),
+        "lease_expires_at": now + timedelta(seconds=conf.WEBHOOK_QUEUE_LEASE_SECONDS),
         "in_flight_since": None,
         "updated_at": now,
     }
@@ -657,7 +487,7 @@ def _replay_fields(now: datetime, token: str) -> dict[str, Any]:
 @transaction.atomic
 def delivery_replay(*, delivery: Delivery) -> Delivery:
     """Send a succeeded or failed delivery again, with a fresh retry schedule."""
-    delivery = _lock(Delivery.objects.select_related("endpoint", "message")).get(pk=delivery.pk)
+    delivery = lock_rows(Delivery.objects.select_related("endpoint", "message")).get(pk=delivery.pk)
     if not delivery.endpoint.is_active:
         raise WebhookConflict("The endpoint is disabled; re-enable it (is_active=true) before replaying.")
     if delivery.status == DeliveryStatus.PENDING:
@@ -678,7 +508,7 @@ def endpoint_replay_failed(*, endpoint: WebhookEndpoint, since: datetime) -> lis
     if not WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).exists():
         raise WebhookConflict("The endpoint is disabled; re-enable it (is_active=true) before replaying.")
     now, token = timezone.now(), uuid.uuid4().hex
-    failed = _lock(endpoint.deliveries.filter(status=DeliveryStatus.FAILED, created_at__gte=since))
+    failed = lock_rows(endpoint.deliveries.filter(status=DeliveryStatus.FAILED, created_at__gte=since))
     ids = list(failed.values_list("id", flat=True))
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]

@@ -1,0 +1,5 @@
+"""Routes of the finance API."""
+
+app_name = "finance"
+
+urlpatterns: list = []

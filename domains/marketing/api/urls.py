@@ -1,0 +1,5 @@
+"""Routes of the marketing API."""
+
+app_name = "marketing"
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Routes of the operations API."""
+
+app_name = "operations"
+
+urlpatterns: list = []

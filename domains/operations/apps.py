@@ -1,0 +1,9 @@
+"""App config of the operations domain."""
+
+from django.apps import AppConfig
+
+
+class OperationsConfig(AppConfig):
+    name = "domains.operations"
+    label = "operations"
+    verbose_name = "Operations"

@@ -1,0 +1,5 @@
+"""Routes of the product API."""
+
+app_name = "product"
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Routes of the sales API."""
+
+app_name = "sales"
+
+urlpatterns: list = []
