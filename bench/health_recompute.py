@@ -25,11 +25,11 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from csintegration.events.models import Event  # noqa: E402
-from domains.customers import services  # noqa: E402
+from domains.customers import health  # noqa: E402
+from domains.customers.conf import conf  # noqa: E402
 from domains.customers.models import Customer, CustomerSignal, ScorecardMeasure, Segment  # noqa: E402
 
 PREFIX = "cust_bench"
@@ -66,7 +66,7 @@ def populate(count: int) -> None:
 
 def timed(label: str, count: int, chunk_size: int) -> None:
     started = time.perf_counter()
-    stats = services.health_recompute_all(chunk_size=chunk_size)
+    stats = health.health_recompute_all(chunk_size=chunk_size)
     seconds = time.perf_counter() - started
     print(
         f"{label:<28} {seconds:8.1f} s  {seconds / max(stats.customers, 1) * 1e6:8.0f} µs/customer  "
@@ -84,7 +84,7 @@ def clean_up() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--chunk-size", type=int, default=settings.HEALTH_RECOMPUTE_CHUNK_SIZE)
+    parser.add_argument("--chunk-size", type=int, default=conf.HEALTH_RECOMPUTE_CHUNK_SIZE)
     parser.add_argument("--keep", action="store_true", help="Leave the bench customers in the database")
     args = parser.parse_args()
     if connection.vendor != "postgresql":

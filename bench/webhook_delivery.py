@@ -45,13 +45,13 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from webhooks.services import enqueue_deliveries  # noqa: E402
 
 from csintegration.clients.models import IntegrationClient  # noqa: E402
 from csintegration.clients.services import client_create  # noqa: E402
 from csintegration.events.models import Event  # noqa: E402
 from domains.customers import services as customer_services  # noqa: E402
 from domains.customers.models import Customer  # noqa: E402
+from webhooks.deliveries import enqueue_deliveries  # noqa: E402
 from webhooks.models import Delivery, DeliveryStatus, Message, WebhookEndpoint  # noqa: E402
 
 CLIENT_NAME = "webhook-bench"

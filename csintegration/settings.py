@@ -403,6 +403,7 @@ TASK_ENQUEUE_RETRY_POLICY = {
 # Queues: critical (churn risk, its own worker), webhooks (deliveries), bulk (nightly and bulk jobs),
 # default (the rest). A task's explicit queue= wins over these routes.
 CELERY_TASK_ROUTES = {
+    "webhooks.dispatch_due_deliveries": {"queue": "default"},
     "webhooks.*": {"queue": "webhooks"},
     "*.recompute*": {"queue": "bulk"},
     "*.bulk*": {"queue": "bulk"},

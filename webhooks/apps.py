@@ -22,5 +22,6 @@ class WebhooksConfig(AppConfig):
             "webhooks-dispatch-due-deliveries",
             task="webhooks.dispatch_due_deliveries",
             schedule=conf.WEBHOOK_DISPATCH_INTERVAL_SECONDS,
-            options={"queue": "webhooks", "expires": conf.WEBHOOK_DISPATCH_INTERVAL_SECONDS},
+            # Not on the webhooks queue: the dispatcher must run however busy the deliveries keep it.
+            options={"queue": "default", "expires": conf.WEBHOOK_DISPATCH_INTERVAL_SECONDS},
         )

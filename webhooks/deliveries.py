@@ -12,18 +12,20 @@ every attempt.
 import json
 import logging
 import uuid
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from csintegration.db import lock_rows
+from csintegration.db import advisory_lock, lock_rows
 from csintegration.events.types import UnknownEventType, event_type_get
-from csintegration.tasks import enqueue_many
+from csintegration.queues import queue_depth
+from csintegration.tasks import enqueue_after_commit, enqueue_many
 
 from . import retry, signing, transport
 from .conf import conf
@@ -33,6 +35,14 @@ from .models import Attempt, Delivery, DeliveryStatus, DisabledReason, Message, 
 logger = logging.getLogger(__name__)
 
 LOST_ATTEMPT_ERROR = "The worker stopped before this attempt completed; the delivery is retried."
+ABORTED_ERROR = (
+    "The receiver answered {status} with 'webhook-delivery: abort-message': no more tries (replay it to "
+    "send it again)."
+)
+
+
+#: the shortest wait for a free slot of a busy endpoint
+MIN_BUSY_DELAY = 0.2
 
 
 class WebhookConflict(Exception):
@@ -216,9 +226,62 @@ def _claimable(delivery: Delivery, lease_token: str | None, now: datetime) -> bo
     return True
 
 
+def _within_endpoint_limits(
+    claimable: list[Delivery], now: datetime
+) -> tuple[list[Delivery], dict[float, list[Delivery]]]:
+    """Split ``claimable`` into what may be sent now and what must wait, by how long: at most
+    ``WEBHOOK_ENDPOINT_CONCURRENCY`` attempts are in flight to one endpoint, so a slow receiver holds no
+    more than that many worker threads. A waiting delivery is taken again after about as long as the
+    endpoint's oldest attempt in flight has been running (0.2 s for a fast one; up to
+    ``WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS`` for a slow one, which bounds the re-tries of a backlog).
+    Claims of an endpoint are serialised (an advisory lock per endpoint, taken in order) so the limit
+    is exact under concurrency."""
+    endpoint_ids = sorted({delivery.endpoint_id for delivery in claimable})
+    for endpoint_id in endpoint_ids:
+        advisory_lock(f"webhooks.endpoint:{endpoint_id}")
+    in_flight = (
+        Delivery.objects.filter(
+            endpoint_id__in=endpoint_ids, in_flight_since__isnull=False, lease_expires_at__gt=now
+        )
+        .values("endpoint_id")
+        .annotate(count=Count("id"), oldest=Min("in_flight_since"))
+    )
+    busy = {row["endpoint_id"]: row["count"] for row in in_flight}
+    running_for = {row["endpoint_id"]: (now - row["oldest"]).total_seconds() for row in in_flight}
+    limit = max(1, conf.WEBHOOK_ENDPOINT_CONCURRENCY)
+    admitted: list[Delivery] = []
+    waiting: dict[float, list[Delivery]] = {}
+    for delivery in claimable:
+        if busy.get(delivery.endpoint_id, 0) < limit:
+            busy[delivery.endpoint_id] = busy.get(delivery.endpoint_id, 0) + 1
+            admitted.append(delivery)
+            continue
+        delay = min(
+            max(running_for.get(delivery.endpoint_id, 0.0), MIN_BUSY_DELAY),
+            conf.WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS,
+        )
+        waiting.setdefault(round(delay, 1), []).append(delivery)
+    return admitted, waiting
+
+
+def _wait_for_a_free_slot(waiting: dict[float, list[Delivery]], now: datetime) -> None:
+    """Queue the deliveries whose endpoint is busy again, each after its delay, under a new lease."""
+    for delay, rows in waiting.items():
+        token = uuid.uuid4().hex
+        ids = [delivery.pk for delivery in rows]
+        Delivery.objects.filter(pk__in=ids).update(
+            next_attempt_at=now + timedelta(seconds=delay),
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=delay + conf.WEBHOOK_QUEUE_LEASE_SECONDS),
+            updated_at=now,
+        )
+        enqueue_after_commit("webhooks.deliver", args=(ids, token), countdown=delay)
+
+
 def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None) -> list[Claim]:
     """Take the due deliveries among ``delivery_ids`` for one attempt each, under one lease; skip those
-    done, not due, held by someone else, or locked by another worker right now."""
+    done, not due, held by someone else, or locked by another worker right now. Those whose endpoint
+    already has its attempts in flight are queued again for a little later."""
     now = timezone.now()
     with transaction.atomic():
         rows = lock_rows(
@@ -227,7 +290,11 @@ def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None)
             ),
             skip_locked=True,
         )
-        claimed = [delivery for delivery in rows if _claimable(delivery, lease_token, now)]
+        claimable = [delivery for delivery in rows if _claimable(delivery, lease_token, now)]
+        if not claimable:
+            return []
+        claimed, waiting = _within_endpoint_limits(claimable, now)
+        _wait_for_a_free_slot(waiting, now)
         if not claimed:
             return []
         token = uuid.uuid4().hex
@@ -268,9 +335,12 @@ def _record_lost_attempt(delivery: Delivery, now: datetime) -> None:
 
 
 def deliveries_attempt(*, delivery_ids: list[str], lease_token: str | None = None) -> list[Attempt]:
-    """Claim, send (in parallel) and record one attempt of each due delivery among ``delivery_ids``.
+    """Claim, send and record one attempt of each due delivery among ``delivery_ids``.
 
-    Safe to run twice: the second run finds them done or held and does nothing.
+    The requests go out in parallel, each with its own total deadline, and are recorded as they
+    finish: those done within ``WEBHOOK_RECORD_WINDOW_SECONDS`` together, any slower one on its own, so
+    no delivery's outcome waits for a slow member of its batch. Safe to run twice: the second run finds
+    them done or held and does nothing.
     """
     claims = deliveries_claim(delivery_ids=delivery_ids, lease_token=lease_token)
     if not claims:
@@ -289,8 +359,24 @@ def deliveries_attempt(*, delivery_ids: list[str], lease_token: str | None = Non
         )
         for claim in claims
     ]
-    results = transport.post_many(outgoing, timeout=conf.WEBHOOK_TIMEOUT_SECONDS)
-    return deliveries_record_attempts(outcomes=list(zip(claims, results, strict=True)))
+    timeout = conf.WEBHOOK_TIMEOUT_SECONDS
+    if len(claims) == 1:
+        only = outgoing[0]
+        result = transport.post(only.url, body=only.body, headers=only.headers, timeout=timeout)
+        return deliveries_record_attempts(outcomes=[(claims[0], result)])
+    futures = {
+        transport.submit(item, timeout=timeout): claim for item, claim in zip(outgoing, claims, strict=True)
+    }
+    attempts: list[Attempt] = []
+    done, pending = wait(futures, timeout=conf.WEBHOOK_RECORD_WINDOW_SECONDS)
+    while done:
+        attempts += deliveries_record_attempts(
+            outcomes=[(futures[future], future.result()) for future in done]
+        )
+        if not pending:
+            break
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+    return attempts
 
 
 def delivery_attempt(*, delivery_id: str, lease_token: str | None = None) -> Attempt | None:
@@ -337,6 +423,9 @@ def _apply_outcome(
     if result.status_code == 410:
         _finish_failed(delivery)
         return "gone"
+    if result.abort:
+        _finish_failed(delivery, ABORTED_ERROR.format(status=result.status_code))
+        return "failed"
     delay = retry.retry_delay(
         position=delivery.schedule_position,
         status_code=result.status_code,
@@ -397,7 +486,8 @@ def deliveries_record_attempts(*, outcomes: list[tuple[Claim, transport.PostResu
                     status_code=result.status_code,
                     duration_ms=result.duration_ms,
                     response_excerpt=result.response_excerpt,
-                    error=result.error,
+                    error=result.error
+                    or (ABORTED_ERROR.format(status=result.status_code) if result.abort else ""),
                     succeeded=result.succeeded,
                     created_at=now,
                 )
@@ -445,16 +535,27 @@ def _note_endpoint_failure(endpoint: WebhookEndpoint, now: datetime) -> None:
 # --- Dispatching and replays ----------------------------------------------------------------------------
 
 
+def _lapsed_before(now: datetime) -> datetime:
+    """Queue leases that ran out before this are taken over. A queued delivery's message is lost (a
+    broker restart, a killed worker) when its lease ran out while the webhooks queue is short; while the
+    queue holds a backlog it may only be waiting its turn, so it gets the longer lease."""
+    backlog = queue_depth("webhooks")
+    if backlog is None or backlog < conf.WEBHOOK_REQUEUE_MAX_BACKLOG:
+        return now
+    return now - timedelta(seconds=conf.WEBHOOK_QUEUE_LEASE_MAX_SECONDS - conf.WEBHOOK_QUEUE_LEASE_SECONDS)
+
+
 def deliveries_dispatch_due(*, batch_size: int | None = None, max_batches: int = 20) -> int:
     """Queue every due delivery whose lease lapsed, in batches taken with SKIP LOCKED; returns the count."""
     batch_size = batch_size or conf.WEBHOOK_DISPATCH_BATCH_SIZE
     queued = 0
+    lapsed_before = _lapsed_before(timezone.now())
     for _ in range(max_batches):
         now = timezone.now()
         with transaction.atomic():
             due = (
                 Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-                .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+                .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=min(now, lapsed_before)))
                 .order_by("next_attempt_at")
             )
             ids = list(lock_rows(due, skip_locked=True).values_list("id", flat=True)[:batch_size])

@@ -6,6 +6,11 @@ inside ``WEBHOOK_ALLOWED_NETWORKS``. The check runs at registration and again on
 address the connection is actually made to: the adapter pins the connection pool to the checked address
 (no second DNS lookup) while the ``Host`` header, TLS SNI and certificate checks keep the original name.
 Redirects are never followed.
+
+Each attempt has one total deadline (``WEBHOOK_TIMEOUT_SECONDS``) for connecting, sending and the whole
+response: every socket operation of the attempt waits at most for what is left of it, so a receiver that
+drips a byte at a time cannot hold a worker past the deadline, and an answer that is not complete by then
+is a failure, whatever its status.
 """
 
 import ipaddress
@@ -13,7 +18,7 @@ import os
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -21,6 +26,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .conf import conf
 
@@ -53,6 +60,92 @@ RESPONSE_DRAIN_BYTES = 64 * 1024
 
 class UnsafeDestination(requests.RequestException):
     """The URL's host resolves to an address that webhooks may not reach."""
+
+
+# --- The total deadline of an attempt -------------------------------------------------------------------
+
+#: the deadline (time.monotonic()) of the attempt this thread is making, if any
+_attempt = threading.local()
+
+
+class DeadlineExceeded(TimeoutError):
+    """The attempt's total deadline passed."""
+
+
+class DeadlineSocket:
+    """A socket (plain or TLS) whose every send and receive waits at most until the deadline of the
+    attempt the current thread is making (pooled connections serve many attempts, so the deadline is the
+    thread's, not the socket's)."""
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+
+    def _arm(self) -> None:
+        deadline = getattr(_attempt, "deadline", None)
+        if deadline is None:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded("the attempt's deadline passed")
+        current = self._sock.gettimeout()
+        self._sock.settimeout(remaining if current is None else min(current, remaining))
+
+    def recv(self, *args):
+        self._arm()
+        return self._sock.recv(*args)
+
+    def recv_into(self, *args):
+        self._arm()
+        return self._sock.recv_into(*args)
+
+    def send(self, *args):
+        self._arm()
+        return self._sock.send(*args)
+
+    def sendall(self, data, *args) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            self._arm()
+            sent = self._sock.send(view[:65536], *args)
+            view = view[sent:]
+
+    def makefile(self, mode="r", buffering=None, **kwargs):
+        # http.client reads the status line, headers and body through this file: its reads come back
+        # here. The real socket counts the file, as it would its own, so that closing the connection
+        # (http.client does once a "Connection: close" response has begun) waits for the file.
+        file = socket.socket.makefile(self, mode, buffering, **kwargs)
+        self._sock._io_refs += 1
+        return file
+
+    # socket.makefile's bookkeeping on the proxy itself; the real socket keeps the count that matters.
+    _io_refs = 0
+    _closed = False
+
+    def _decref_socketios(self) -> None:
+        self._sock._decref_socketios()
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class DeadlineHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = DeadlineSocket(self.sock)
+
+
+class DeadlineHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = DeadlineSocket(self.sock)
+
+
+class DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = DeadlineHTTPConnection
+
+
+class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = DeadlineHTTPSConnection
 
 
 @lru_cache(maxsize=32)
@@ -197,6 +290,13 @@ class PinnedAddressAdapter(HTTPAdapter):
         host_params["host"] = f"[{address}]" if address.version == 6 else str(address)
         return host_params, pool_kwargs
 
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": DeadlineHTTPConnectionPool,
+            "https": DeadlineHTTPSConnectionPool,
+        }
+
     def get_connection(self, url, proxies=None):  # the pre-2.32 path would bypass the address check
         raise NotImplementedError("Use get_connection_with_tls_context.")
 
@@ -223,6 +323,11 @@ def session() -> requests.Session:
     return _session[1]
 
 
+#: the response header by which a receiver asks that a message not be retried (as Svix receivers do)
+ABORT_HEADER = "webhook-delivery"
+ABORT_VALUE = "abort-message"
+
+
 @dataclass(frozen=True)
 class PostResult:
     status_code: int | None
@@ -230,58 +335,80 @@ class PostResult:
     response_excerpt: str = ""
     error: str = ""
     retry_after: str | None = None
+    #: the receiver answered ``webhook-delivery: abort-message``: no more tries
+    abort: bool = False
 
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300 and not self.error
 
 
-def _read_excerpt(response: requests.Response, deadline: float) -> str:
+def _read_body(response: requests.Response) -> str:
+    """The first KB of the body, read to its end (at most RESPONSE_DRAIN_BYTES, beyond which the
+    connection is dropped rather than read on) so the connection can go back to the pool."""
     received = bytearray()
     for chunk in response.iter_content(chunk_size=8192):
         received.extend(chunk)
-        if len(received) >= RESPONSE_DRAIN_BYTES or time.monotonic() > deadline:
+        if len(received) >= RESPONSE_DRAIN_BYTES:
             break
-    excerpt = bytes(received[:RESPONSE_EXCERPT_BYTES])
-    return excerpt.decode("utf-8", errors="replace")
+    return bytes(received[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", errors="replace")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, TimeoutError | requests.Timeout):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> PostResult:
-    """POST ``body`` to ``url`` safely; never raises for network trouble, returns what happened."""
+    """POST ``body`` to ``url`` safely within ``timeout`` seconds in all (connect, send and the whole
+    response); never raises for network trouble, returns what happened."""
     started = time.monotonic()
-    deadline = started + timeout
+    _attempt.deadline = started + timeout
 
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    def late(started_answering: bool) -> str:
+        if started_answering:
+            return f"No complete response within {timeout:g} s."
+        return f"No response within {timeout:g} s."
+
     try:
-        response = session().post(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
-        )
-    except UnsafeDestination as exc:
-        return PostResult(None, elapsed(), error=f"Refused: {exc}")
-    except requests.Timeout:
-        return PostResult(None, elapsed(), error=f"No response within {timeout:g} s.")
-    except requests.ConnectionError as exc:
-        return PostResult(None, elapsed(), error=f"Connection failed: {_short(exc)}")
-    except requests.RequestException as exc:
-        return PostResult(None, elapsed(), error=f"Request failed: {_short(exc)}")
-    try:
-        excerpt = _read_excerpt(response, deadline)
-    except requests.RequestException as exc:
-        excerpt = f"(response body unreadable: {_short(exc)})"
+        try:
+            response = session().post(
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+            )
+        except UnsafeDestination as exc:
+            return PostResult(None, elapsed(), error=f"Refused: {exc}")
+        except requests.RequestException as exc:
+            if _timed_out(exc):
+                return PostResult(None, elapsed(), error=late(False))
+            kind = "Connection failed" if isinstance(exc, requests.ConnectionError) else "Request failed"
+            return PostResult(None, elapsed(), error=f"{kind}: {_short(exc)}")
+        error = ""
+        try:
+            excerpt = _read_body(response)
+        except (requests.RequestException, OSError) as exc:
+            excerpt = ""
+            error = late(True) if _timed_out(exc) else f"The response body was unreadable: {_short(exc)}"
+        finally:
+            response.close()
     finally:
-        response.close()
-    error = ""
-    if response.is_redirect or 300 <= response.status_code < 400:
+        _attempt.deadline = None
+    if not error and (response.is_redirect or 300 <= response.status_code < 400):
         location = response.headers.get("Location", "")
         error = f"Redirects are not followed (to {location[:200]})." if location else "Redirect not followed."
+    abort = response.headers.get(ABORT_HEADER, "").strip().lower() == ABORT_VALUE
     return PostResult(
         response.status_code,
         elapsed(),
         response_excerpt=excerpt,
         error=error,
         retry_after=response.headers.get("Retry-After"),
+        abort=abort and not (200 <= response.status_code < 300),
     )
 
 
@@ -306,18 +433,13 @@ def _sender_pool() -> ThreadPoolExecutor:
             if _senders is None or _senders[0] != pid:
                 _senders = (
                     pid,
-                    ThreadPoolExecutor(max_workers=conf.WEBHOOK_POOL_SIZE, thread_name_prefix="webhook-send"),
+                    ThreadPoolExecutor(
+                        max_workers=conf.WEBHOOK_SENDER_THREADS, thread_name_prefix="webhook-send"
+                    ),
                 )
     return _senders[1]
 
 
-def post_many(requests_to_send: list[Outgoing], *, timeout: float) -> list[PostResult]:
-    """POST each request (in parallel when there are several); results in the same order."""
-    if len(requests_to_send) == 1:
-        only = requests_to_send[0]
-        return [post(only.url, body=only.body, headers=only.headers, timeout=timeout)]
-    futures = [
-        _sender_pool().submit(post, item.url, body=item.body, headers=item.headers, timeout=timeout)
-        for item in requests_to_send
-    ]
-    return [future.result() for future in futures]
+def submit(item: Outgoing, *, timeout: float) -> Future[PostResult]:
+    """Send one request on a sender thread of this process; its result when it is done."""
+    return _sender_pool().submit(post, item.url, body=item.body, headers=item.headers, timeout=timeout)

@@ -152,7 +152,19 @@ class PlatformOAuth2Scheme(OpenApiAuthenticationExtension):
 
 
 def postprocess_schema(result, generator, request, public):
-    """Paths are documented without the tolerated trailing slash; public operations need no token."""
+    """Paths are documented without the tolerated trailing slash; public operations need no token; the
+    body of every registered event type is a component (what webhooks deliver)."""
+    from csintegration.events.types import event_types
+
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for event_type in event_types():
+        schema = event_type.body_schema()
+        schema["description"] = (
+            f"{schema['description']} Webhook body of `{event_type.name}`; receivers need "
+            f"`{event_type.read_scope}`.{' Critical.' if event_type.critical else ''}"
+        )
+        schema["example"] = event_type.example_body()
+        schemas[event_type.schema_component_name] = schema
     result["paths"] = {
         (path.rstrip("/") if path != "/" else path): item for path, item in result.get("paths", {}).items()
     }

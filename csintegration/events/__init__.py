@@ -5,8 +5,8 @@ publishes with ``register_event_type()`` in its ``events.py``.
     from csintegration.events import EventMessage, publish_many
 
     with transaction.atomic():
-        customer.save()
-        publish_many([EventMessage("customer.updated", customer.customer_id, {"changed_fields": [...]})])
+        report.save()
+        publish_many([EventMessage(REPORT_PUBLISHED.name, report.customer_id, {"report_id": report.pk})])
 """
 
 from __future__ import annotations

@@ -78,13 +78,21 @@ class EventType:
             "timestamp": EXAMPLE_TIMESTAMP,
         }
 
+    @property
+    def schema_component_name(self) -> str:
+        """``HealthScoreChangeEvent`` for ``health_score_change``, ``CustomerCreatedEvent`` for
+        ``customer.created``."""
+        return "".join(part.capitalize() for part in re.split(r"[._]", self.name)) + "Event"
+
     def body_schema(self) -> dict[str, Any]:
         """The JSON schema of a delivered body."""
         own = self.schema or schema_of(self.example)
         properties = {
             "event": {"type": "string", "enum": [self.name]},
             "customer_id": (
-                {"type": "string", "pattern": "^cust_"} if self.customer_scoped else {"type": "null"}
+                {"type": "string", "pattern": "^cust_"}
+                if self.customer_scoped
+                else {"type": "string", "nullable": True, "description": "null: about no single customer"}
             ),
             **own.get("properties", {}),
             "timestamp": {"type": "string", "format": "date-time"},
@@ -113,7 +121,7 @@ def schema_of(value: Any) -> dict[str, Any]:
             return {"type": "string", "format": "date"}
         return {"type": "string"}
     if value is None:
-        return {"nullable": True}
+        return {"nullable": True, "description": "may be null"}
     if isinstance(value, list | tuple):
         return {"type": "array", "items": schema_of(value[0]) if value else {}}
     if isinstance(value, dict):

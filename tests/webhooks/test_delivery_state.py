@@ -288,8 +288,13 @@ def test_a_batch_of_deliveries_is_sent_in_parallel_and_each_outcome_recorded(
     assert len(mail.outbox) == 1 and gone.pk in mail.outbox[0].subject
 
 
-def test_delivery_tasks_are_routed_to_the_webhooks_queue():
+def test_deliveries_go_to_the_webhooks_queue_and_their_dispatcher_elsewhere():
+    from csintegration.celery import app
     from webhooks.tasks import deliver, dispatch_due_deliveries
 
-    for task in (deliver, dispatch_due_deliveries):
-        assert task.app.amqp.router.route({}, task.name)["queue"].name == "webhooks"
+    assert deliver.app.amqp.router.route({}, deliver.name)["queue"].name == "webhooks"
+    # The dispatcher must run however busy deliveries keep the webhooks queue.
+    assert dispatch_due_deliveries.app.amqp.router.route({}, dispatch_due_deliveries.name)["queue"].name == (
+        "default"
+    )
+    assert app.conf.beat_schedule["webhooks-dispatch-due-deliveries"]["options"]["queue"] == "default"

@@ -152,3 +152,4 @@ class EventTypeSerializer(serializers.Serializer):
     readable = serializers.BooleanField(help_text="Whether this client holds the scope")
     example = serializers.JSONField(source="example_body", help_text="A whole delivered body")
     schema = serializers.JSONField(source="body_schema", help_text="JSON schema of the delivered body")
+    openapi_component = serializers.CharField(help_text="The same schema in this API's OpenAPI document")

@@ -263,6 +263,7 @@ class EventTypeCatalogueView(WebhookViewMixin, PlatformAPIView):
                 "readable": event_type.read_scope in scopes,
                 "example_body": event_type.example_body(),
                 "body_schema": event_type.body_schema(),
+                "openapi_component": f"#/components/schemas/{event_type.schema_component_name}",
             }
             for event_type in event_types()
         ]
