@@ -27,6 +27,7 @@ seed: migrate
 
 run: seed
 	$(PY) manage.py collectstatic --no-input --verbosity 0
+	rm -rf var/metrics
 	$(BIN)/honcho start -f Procfile
 
 test: $(VENV)/.requirements-dev

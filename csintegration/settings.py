@@ -15,6 +15,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from csintegration.auth.rsa import new_rsa_private_key_pem
+from csintegration.observability.logs import configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "csintegration.encryption",
     "csintegration.audit",
     "csintegration.adminsite",
+    "csintegration.observability",
     "domains.customers",
     "domains.marketing",
     "domains.sales",
@@ -79,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "csintegration.api.middleware.RequestIdMiddleware",
+    "csintegration.observability.middleware.ObservabilityMiddleware",
     "csintegration.audit.middleware.AuditMiddleware",
     "csintegration.api.ratelimit.InFlightMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -416,21 +419,24 @@ CELERY_BEAT_SCHEDULE["events-sweep-undispatched"] = {
     # A sweep that waited longer than the next one is pointless; drop it rather than pile them up.
     "options": {"expires": 5.0, "queue": "default"},
 }
-# --- Logging ------------------------------------------------------------------------------------------
+# Health check (GET …/health): every check at once, the answer within this; the outbox is failing past
+# this many undispatched events or when its oldest is older than this.
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)
+HEALTH_OUTBOX_MAX_BACKLOG = env.int("HEALTH_OUTBOX_MAX_BACKLOG", default=5000)
+HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=300)
+
+# --- Logging and metrics ------------------------------------------------------------------------------
+# One structured line per request and per task (csintegration/observability/logs.py): human-readable on
+# the console by default, JSON with LOG_FORMAT=json.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "csintegration.api.middleware.RequestIdLogFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
-}
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
+configure_structlog()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# Prometheus metrics of every process (gunicorn workers, Celery workers) are kept in files here and
+# summed by GET …/metrics (prometheus-client's multiprocess mode).
+PROMETHEUS_MULTIPROC_DIR = Path(env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metrics")))
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cs-hub@localhost")

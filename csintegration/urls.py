@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from csintegration.api.health import HealthView
 from csintegration.auth.views import IntrospectTokenView
+from csintegration.observability.views import MetricsView
 
 handler400 = "csintegration.api.exceptions.bad_request"
 handler403 = "csintegration.api.exceptions.permission_denied"
@@ -14,6 +15,7 @@ handler500 = "csintegration.api.exceptions.server_error"
 
 cs_integration = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^metrics/?$", MetricsView.as_view(), name="metrics"),
     path("", include("domains.customers.api.urls")),
     path("", include("csintegration.events.api.urls")),
     path("", include("webhooks.api.urls")),

@@ -8,11 +8,14 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
+        from csintegration.api.health import register_health_check
         from csintegration.events import subscribe
+        from csintegration.observability.collectors import register_collector
         from csintegration.schedules import register_periodic_task
 
         from .conf import conf
         from .deliveries import message_create_for_event
+        from .observability import DeliveryStateCollector, check_deliveries
 
         def on_event(event) -> None:
             message_create_for_event(event=event)
@@ -25,3 +28,5 @@ class WebhooksConfig(AppConfig):
             # Not on the webhooks queue: the dispatcher must run however busy the deliveries keep it.
             options={"queue": "default", "expires": conf.WEBHOOK_DISPATCH_INTERVAL_SECONDS},
         )
+        register_health_check("deliveries", check_deliveries)
+        register_collector("webhooks.deliveries", DeliveryStateCollector())

@@ -61,5 +61,8 @@ conf = AppSettings(
         "enough for every endpoint's limit of slow attempts and the healthy ones beside them)",
     ),
     WEBHOOK_TASK_BATCH_SIZE=Setting(int, 10, "deliveries per attempt task, sent in parallel"),
+    WEBHOOK_HEALTH_MAX_DUE_SECONDS=Setting(
+        int, 300, "the health check fails when a due delivery has waited longer than this"
+    ),
     WEBHOOK_USER_AGENT=Setting(str, "CS-Integration-Hub-Webhooks/1.0", "User-Agent of deliveries"),
 )

@@ -10,13 +10,13 @@ every attempt.
 """
 
 import json
-import logging
 import uuid
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Count, F, Min, Q
@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from csintegration.db import advisory_lock, lock_rows
 from csintegration.events.types import UnknownEventType, event_type_get
+from csintegration.observability import metrics
 from csintegration.queues import queue_depth
 from csintegration.tasks import enqueue_after_commit, enqueue_many
 
@@ -32,7 +33,7 @@ from .conf import conf
 from .endpoints import ENDPOINT_DISABLED_ERROR, client_scopes, endpoint_disable
 from .models import Attempt, Delivery, DeliveryStatus, DisabledReason, Message, WebhookEndpoint
 
-logger = logging.getLogger(__name__)
+logger = structlog.get_logger(__name__)
 
 LOST_ATTEMPT_ERROR = "The worker stopped before this attempt completed; the delivery is retried."
 ABORTED_ERROR = (
@@ -173,6 +174,11 @@ class Claim:
     message_id: str
     body: str
     signing_secrets: tuple[str, ...]
+    #: for the attempt's log line and lag
+    event_id: str = ""
+    customer_id: str | None = None
+    endpoint_id: str = ""
+    occurred_at: datetime | None = None
 
 
 def _signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
@@ -313,6 +319,10 @@ def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None)
             message_id=delivery.message_id,
             body=delivery.message.body,
             signing_secrets=_signing_secrets(delivery.endpoint, now),
+            event_id=delivery.message.event_id,
+            customer_id=delivery.message.customer_id,
+            endpoint_id=delivery.endpoint_id,
+            occurred_at=delivery.message.occurred_at,
         )
         for delivery in claimed
     ]
@@ -328,6 +338,15 @@ def _record_lost_attempt(delivery: Delivery, now: datetime) -> None:
     delivery.attempt_count += 1
     delivery.schedule_position += 1
     Attempt.objects.create(delivery=delivery, number=delivery.attempt_count, error=LOST_ATTEMPT_ERROR)
+    metrics.webhook_attempts.labels("lost", metrics.attempt_label(delivery.attempt_count)).inc()
+    logger.warning(
+        "webhook_attempt",
+        outcome="lost",
+        delivery_id=delivery.pk,
+        message_id=delivery.message_id,
+        endpoint_id=delivery.endpoint_id,
+        attempt=delivery.attempt_count,
+    )
     delivery.last_error = LOST_ATTEMPT_ERROR
     delivery.last_status_code = None
     delivery.last_attempt_at = delivery.in_flight_since
@@ -493,6 +512,7 @@ def deliveries_record_attempts(*, outcomes: list[tuple[Claim, transport.PostResu
                 )
             )
             outcome = _apply_outcome(delivery, claim, result, now)
+            _observe_attempt(claim, delivery, result, outcome, now)
             if outcome is not None:
                 advanced.add(delivery.pk)
             recorded.append(delivery)
@@ -517,6 +537,35 @@ def deliveries_record_attempts(*, outcomes: list[tuple[Claim, transport.PostResu
         for endpoint_id in failing - working - gone:
             _note_endpoint_failure(endpoints[endpoint_id], now)
     return attempts
+
+
+def _observe_attempt(
+    claim: Claim, delivery: Delivery, result: transport.PostResult, outcome: str | None, now: datetime
+) -> None:
+    """The attempt's metrics and its log line (which names the event, so one signal is followed from
+    its request to every delivery with one grep)."""
+    label = outcome or "superseded"
+    if outcome == "failed" and result.abort:
+        label = "aborted"
+    metrics.webhook_attempts.labels(label, metrics.attempt_label(delivery.attempt_count)).inc()
+    lag = None
+    if outcome == "succeeded" and claim.occurred_at is not None:
+        lag = max(0.0, (now - claim.occurred_at).total_seconds())
+        metrics.webhook_delivery_lag.observe(lag)
+    (logger.info if outcome == "succeeded" else logger.warning)(
+        "webhook_attempt",
+        outcome=label,
+        delivery_id=delivery.pk,
+        message_id=claim.message_id,
+        event_id=claim.event_id,
+        customer_id=claim.customer_id,
+        endpoint_id=claim.endpoint_id,
+        attempt=delivery.attempt_count,
+        status_code=result.status_code,
+        duration_ms=result.duration_ms,
+        lag_ms=round(lag * 1000) if lag is not None else None,
+        error=result.error or None,
+    )
 
 
 def _note_endpoint_failure(endpoint: WebhookEndpoint, now: datetime) -> None:

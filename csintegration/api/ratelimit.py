@@ -24,6 +24,8 @@ from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from rest_framework.throttling import BaseThrottle
 
+from csintegration.observability import metrics
+
 from .exceptions import Problem
 
 logger = logging.getLogger(__name__)
@@ -178,6 +180,7 @@ def _shed_if_overloaded(category: str) -> None:
     threshold = settings.OVERLOAD_SHED_AT.get(category)
     # The gauge counts this request too (InFlightMiddleware); the threshold is about the others.
     if threshold is not None and in_flight.value - 1 >= threshold:
+        metrics.requests_shed.labels(category).inc()
         raise Problem(
             503,
             "overloaded",
@@ -213,6 +216,7 @@ class ClientRateThrottle(BaseThrottle):
         if admitted:
             return True
         retry_after = max(reset_seconds, 1)
+        metrics.rate_limit_rejections.labels(category).inc()
         raise Problem(
             429,
             "quota-exceeded",

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from csintegration.observability import metrics
+from csintegration.observability.logs import note_published
 from csintegration.tasks import enqueue, enqueue_many
 
 from .models import Event, EventReceipt
@@ -119,10 +121,19 @@ def event_publish(
     )
     with transaction.atomic():
         event.save(force_insert=True)
+        _count_published([event])
         if _run_inline_subscribers(event):
             return event
         transaction.on_commit(partial(enqueue_dispatch, event.event_id, event.event_type))
     return event
+
+
+def _count_published(events: list[Event]) -> None:
+    """The events count in the metrics and in the request's log line as they are written (a rolled-back
+    transaction's events are counted too: no commit hook is added for this)."""
+    for event in events:
+        metrics.events_published.labels(event.event_type).inc()
+    note_published([event.event_id for event in events])
 
 
 def _run_inline_subscribers(event: Event) -> bool:
@@ -176,6 +187,7 @@ def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
         return []
     with transaction.atomic():
         Event.objects.bulk_create(events, batch_size=500)
+        _count_published(events)
         pending = events
         if len(events) <= settings.EVENTS_INLINE_MAX_BATCH:
             # A handful of events (one request's worth) gets the inline subscribers as publish() does;

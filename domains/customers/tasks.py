@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from . import health
+from .metrics import recompute_duration
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def recompute_all_health() -> dict[str, int]:
 
     Idempotent: a second run finds the same scores and writes no snapshot and publishes no event.
     """
-    stats = health.health_recompute_all()
+    with recompute_duration.time():
+        stats = health.health_recompute_all()
     logger.info("Recomputed health: %s", stats.as_dict())
     return stats.as_dict()
