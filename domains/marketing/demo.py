@@ -1,0 +1,2 @@
+def seed_demo_marketing(**options) -> str:
+    return ""
