@@ -54,14 +54,11 @@ def segment_sizes(*, segments: Iterable[Segment]) -> dict[str, int]:
     segments = list(segments)
     if not segments:
         return {}
-    counts = {
-        f"size_{index}": Count("pk", filter=filters_condition(segment.filters))
-        for index, segment in enumerate(segments)
-    }
-    # An empty filter (everyone) has no condition, which Count's filter= does not accept.
+    counts = {}
     for index, segment in enumerate(segments):
-        if not filters_condition(segment.filters):
-            counts[f"size_{index}"] = Count("pk")
+        condition = filters_condition(segment.filters)
+        # An empty filter (everyone) has no condition, which Count(filter=…) does not take.
+        counts[f"size_{index}"] = Count("pk", filter=condition) if condition else Count("pk")
     totals = Customer.objects.order_by().aggregate(**counts)
     return {segment.key: totals[f"size_{index}"] for index, segment in enumerate(segments)}
 

@@ -58,6 +58,7 @@ __all__ = [
     "campaigns_complete_due",
     "journey_move",
     "journey_record_handoff",
+    "journey_start",
     "journey_sync_from_record",
     "segment_create",
     "segment_update",
@@ -515,14 +516,24 @@ INITIAL, CUSTOMER_RECORD, SALES_HANDOFF = "initial", "customer_record", "sales_h
 
 
 def _journey_locked(
-    customer: Customer, *, initial_stage: str | None = None, until: datetime | None = None
+    customer: Customer,
+    *,
+    initial_stage: str | None = None,
+    until: datetime | None = None,
+    unknown_before: datetime | None = None,
 ) -> Journey:
     """The customer's journey, locked (the customer's row is locked first). A journey seen for the first
     time starts with one stay: ``initial_stage`` from the customer's creation until ``until`` when a
-    change of the record is what reveals it, else the record's current stage since it was set."""
+    change of the record is what reveals it, else the record's current stage since it was set. With
+    ``unknown_before`` (an event changed the stage, and what it was before is not known) it starts with
+    no stay at that time."""
     journey = lock_rows(Journey.objects.filter(pk=customer.pk)).first()
     if journey is not None:
         return journey
+    if unknown_before is not None:
+        return Journey.objects.create(
+            customer=customer, stage=customer.lifecycle_stage, entered_at=unknown_before
+        )
     if initial_stage and until is not None and initial_stage != customer.lifecycle_stage:
         stage, since = initial_stage, min(customer.created_at, until)
     else:
@@ -630,6 +641,25 @@ def journey_move(*, customer_id: str, stage: str, reason: str = "", changed_by: 
 
 
 @transaction.atomic
+def journey_start(*, customer_id: str, stage: str, event_id: str, occurred_at: datetime) -> bool:
+    """Begin a new customer's journey at the stage it was created with, once per event. Returns False
+    when the journey had begun already (or the customer is gone)."""
+    if stage not in LifecycleStage.values or JourneyEntry.objects.filter(source_event_id=event_id).exists():
+        return False
+    try:
+        customer = _locked_customer(customer_id)
+    except Customer.DoesNotExist:
+        return False
+    if Journey.objects.filter(pk=customer.pk).exists():
+        return False
+    Journey.objects.create(customer=customer, stage=stage, entered_at=occurred_at)
+    JourneyEntry.objects.create(
+        customer=customer, stage=stage, entered_at=occurred_at, changed_by=INITIAL, source_event_id=event_id
+    )
+    return True
+
+
+@transaction.atomic
 def journey_record_handoff(*, customer_id: str, event_id: str, occurred_at: datetime, reason: str) -> bool:
     """Record the sales handoff's move to onboarding in the journey history (the customers app has set
     the record's stage already), once per event. Returns False when it was recorded before or the
@@ -640,7 +670,7 @@ def journey_record_handoff(*, customer_id: str, event_id: str, occurred_at: date
         customer = _locked_customer(customer_id)
     except Customer.DoesNotExist:
         return False
-    journey = _journey_locked(customer)
+    journey = _journey_locked(customer, unknown_before=occurred_at)
     _record_stay(
         journey,
         stage=LifecycleStage.ONBOARDING,

@@ -39,6 +39,15 @@ def on_handoff_completed(event) -> None:
     )
 
 
+def on_customer_created(event) -> None:
+    """A new customer's journey begins at the stage it was created with."""
+    stage = event.payload.get("lifecycle_stage")
+    if event.customer_id and isinstance(stage, str):
+        services.journey_start(
+            customer_id=event.customer_id, stage=stage, event_id=event.event_id, occurred_at=event.occurred_at
+        )
+
+
 def on_customer_updated(event) -> None:
     """A stage written directly to the customer record joins the journey history."""
     changed = event.payload.get("changed_fields") or []
@@ -59,4 +68,5 @@ def subscribe_marketing() -> None:
     subscribe(
         "marketing.journey_handoffs", on_handoff_completed, event_types=["handoff_completed"], optional=True
     )
+    subscribe("marketing.journey_starts", on_customer_created, event_types=["customer.created"])
     subscribe("marketing.journey_record_changes", on_customer_updated, event_types=["customer.updated"])
