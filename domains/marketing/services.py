@@ -135,9 +135,9 @@ def _column(model, name: str) -> str:
 
 def _insert_members(
     *, campaign: Campaign, customers: QuerySet[Customer], group: str, source: str, now: datetime
-) -> int:
+) -> list[str]:
     """``INSERT … SELECT`` of the customers as members with a snapshot of their success: one statement
-    whatever their number, nothing carried through Python. Returns how many rows it inserted."""
+    whatever their number, only their ids carried back (``RETURNING``). Returns the ids inserted."""
     quote = connection.ops.quote_name
     member_columns = [
         "campaign",
@@ -176,11 +176,12 @@ def _insert_members(
         f"INSERT INTO {quote(CampaignMember._meta.db_table)} "  # noqa: S608 (quoted names only)
         f"({', '.join(_column(CampaignMember, name) for name in member_columns)}) "
         f"SELECT {', '.join(selected)} FROM {quote(Customer._meta.db_table)} c "
-        f"WHERE {customer_column('customer_id')} IN ({subquery})"
+        f"WHERE {customer_column('customer_id')} IN ({subquery}) "
+        f"RETURNING {_column(CampaignMember, 'customer')}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [campaign.pk, group, source, enrolled_at, "", "", *sub_params])
-        return max(cursor.rowcount, 0)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _holdout_size(share: float, audience_size: int) -> int:
@@ -238,18 +239,16 @@ def campaign_create(
         created_by=created_by,
         created_at=now,
     )
-    size = _insert_members(
-        campaign=campaign,
-        customers=Customer.objects.filter(union_condition(filters)),
-        group=MemberGroup.TREATMENT,
-        source=MemberSource.AUDIENCE,
-        now=now,
+    member_ids = sorted(
+        _insert_members(
+            campaign=campaign,
+            customers=Customer.objects.filter(union_condition(filters)),
+            group=MemberGroup.TREATMENT,
+            source=MemberSource.AUDIENCE,
+            now=now,
+        )
     )
-    member_ids = list(
-        CampaignMember.objects.filter(campaign=campaign)
-        .order_by("customer_id")
-        .values_list("customer_id", flat=True)
-    )
+    size = len(member_ids)
     held: set[str] = set()
     if holdout_share > 0 and member_ids:
         held = set(random.Random(campaign.campaign_id).sample(member_ids, _holdout_size(holdout_share, size)))
@@ -404,13 +403,14 @@ def campaign_comparisons_track(*, campaign: Campaign) -> int:
     entrants = Customer.objects.filter(union_condition(campaign.segment_filters)).filter(
         ~Exists(in_campaign), ~Exists(treated_elsewhere)
     )
-    return _insert_members(
+    added = _insert_members(
         campaign=campaign,
         customers=entrants,
         group=MemberGroup.COMPARISON,
         source=MemberSource.SEGMENT_ENTRY,
         now=timezone.now(),
     )
+    return len(added)
 
 
 def campaigns_comparisons_track() -> int:
