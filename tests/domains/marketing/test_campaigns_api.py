@@ -267,3 +267,13 @@ def test_a_campaign_past_its_end_completes_by_itself(marketing_api, audience):
     assert complete_due_campaigns() == [campaign["campaign_id"]]
     assert Campaign.objects.get(pk=campaign["campaign_id"]).status == "completed"
     assert complete_due_campaigns() == []
+
+
+def test_a_retried_post_with_its_idempotency_key_enrols_once(marketing_api, audience):
+    first = marketing_api.post(CAMPAIGNS, SEED_CAMPAIGN, format="json", HTTP_IDEMPOTENCY_KEY="camp-retry-1")
+    again = marketing_api.post(CAMPAIGNS, SEED_CAMPAIGN, format="json", HTTP_IDEMPOTENCY_KEY="camp-retry-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["campaign_id"] == first.json()["campaign_id"]
+    assert Campaign.objects.count() == 1 and CampaignMember.objects.count() == 4
+    assert len(events_of("campaign_members_enrolled")) == 1
