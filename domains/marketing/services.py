@@ -26,7 +26,7 @@ from csintegration.db import lock_rows
 from csintegration.events import EventMessage, publish_many
 from domains.customers.models import Customer, LifecycleStage
 
-from . import events, impact, selectors
+from . import events, impact, selectors, triggers
 from .conf import conf
 from .models import (
     Campaign,
@@ -55,6 +55,7 @@ __all__ = [
     "campaign_enroll_for_trigger",
     "campaign_triggers_apply",
     "campaign_update",
+    "campaigns_comparisons_track",
     "campaigns_complete_due",
     "journey_move",
     "journey_record_handoff",
@@ -491,8 +492,6 @@ def campaign_enroll_for_trigger(
 def campaign_triggers_apply(*, customer_id: str) -> list[str]:
     """Evaluate the automatic trigger rules on the customer's stored facts and enrol it where one fires
     (once per campaign type); returns the campaigns it joined. Raises ``Customer.DoesNotExist``."""
-    from . import triggers
-
     rules = selectors.active_rules(automatic_only=True)
     if not rules:
         return []

@@ -3,6 +3,8 @@ customer's health, and journeys. Views validate, call a service or selector, and
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status
 from rest_framework.exceptions import ValidationError
@@ -18,7 +20,6 @@ from domains.customers.models import Customer
 from .. import selectors, services
 from ..filters import CampaignFilter
 from ..models import SEGMENT_KEY_PATTERN
-from ..segment_filters import SegmentFilterError
 from .serializers import (
     CAMPAIGN_ID_PREFIX,
     CampaignCreateSerializer,
@@ -30,7 +31,6 @@ from .serializers import (
     MarketingHealthSerializer,
     SegmentMemberSerializer,
     SegmentSerializer,
-    nested_errors,
 )
 
 TAG = "cs-marketing"
@@ -129,10 +129,7 @@ class SegmentViewSet(
         segment = self.get_object()
         payload = self.get_serializer(segment, data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        try:
-            segment = services.segment_update(segment=segment, data=payload.validated_data)
-        except SegmentFilterError as exc:  # validated already; kept for a filter changed meanwhile
-            raise ValidationError({"filters": nested_errors(exc.errors, "filters")}) from None
+        segment = services.segment_update(segment=segment, data=payload.validated_data)
         return self._answer(segment)
 
 
@@ -298,7 +295,7 @@ class MarketingHealthView(PlatformAPIView):
             "health_trend": customer.health_trend,
             "risk_level": customer.risk_level,
             "lifecycle_stage": customer.lifecycle_stage,
-            "campaign_recommendations": [recommendation.__dict__ for recommendation in recommendations],
+            "campaign_recommendations": [asdict(recommendation) for recommendation in recommendations],
         }
         return Response(MarketingHealthSerializer(body).data)
 

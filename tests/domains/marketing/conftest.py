@@ -1,6 +1,8 @@
 """Fixtures of the marketing tests: clients with the marketing scopes, customers with known success
 metrics, and the fan-out of events run in the test's own thread."""
 
+import importlib
+
 import pytest
 
 from csintegration.events.models import Event
@@ -11,6 +13,15 @@ from tests.celery_support import celery_test_app, celery_worker  # noqa: F401  (
 MARKETING_SCOPES = "marketing:read marketing:write"
 BASE = "/api/v1/cs-marketing"
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def shipped_defaults(transactional_db):
+    """The segments, trigger rules and stage actions the migrations ship, which the flush after an
+    earlier transactional test removed: created again (the migration's own, idempotent, function)."""
+    from django.apps import apps
+
+    importlib.import_module("domains.marketing.migrations.0002_defaults").create_defaults(apps, None)
 
 
 @pytest.fixture

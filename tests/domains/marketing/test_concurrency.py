@@ -12,9 +12,11 @@ from domains.marketing.models import CampaignMember
 
 from .conftest import events_of
 
-# serialized_rollback: the flush after a transactional test also removes what the migrations shipped
-# (built-in segments, rules, stage actions); it is restored first.
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("shipped_defaults"),
+]
 
 
 def run_together(count: int, call):

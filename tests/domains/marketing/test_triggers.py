@@ -235,8 +235,10 @@ def test_a_held_out_customer_is_not_enrolled_and_a_comparison_one_becomes_a_memb
 
 
 @pytest.mark.worker
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_health_drop_triggers_the_campaign_within_seconds(celery_worker, api, make_customer):
+@pytest.mark.django_db(transaction=True)
+def test_a_health_drop_triggers_the_campaign_within_seconds(
+    celery_worker, shipped_defaults, api, make_customer
+):
     from tests.celery_support import wait_until
 
     make_customer("cust_w", health_score=85, engagement_score=7)
