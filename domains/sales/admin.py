@@ -162,14 +162,19 @@ class SuccessPlanTaskAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
 
 
 class OpportunityForm(forms.ModelForm):
+    """Validates like the API; ``OpportunityAdmin.save_model`` writes through the services (the status
+    moves through the state machine there)."""
+
     class Meta:
         model = Opportunity
         fields = ("customer", "type", "product", "value_estimate", "probability", "timeline", "status")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._original_status = self.instance.status if self.instance.pk else None
-        if self.instance.pk:
+        # Ids are given at instantiation, so a new row is told by its state, not by its pk.
+        existing = not self.instance._state.adding
+        self._original_status = self.instance.status if existing else None
+        if existing:
             self.fields["customer"].disabled = True
 
     def clean_timeline(self):
@@ -192,12 +197,7 @@ class OpportunityForm(forms.ModelForm):
         if timeline:
             period = periods.parse_period(timeline)
             self.instance.timeline_start, self.instance.timeline_end = period.start, period.end
-        # The status is moved by the service through the state machine, not set by the form.
-        status = self.cleaned_data.get("status")
         super()._post_clean()
-        if self._original_status is not None:
-            self.instance.status = self._original_status
-        self._requested_status = status
 
 
 @admin.register(Opportunity)
