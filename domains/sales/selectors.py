@@ -321,6 +321,10 @@ def recent_milestone_counts(
     return {row["customer_id"]: row["count"] for row in rows}
 
 
+#: the customer fields the readiness model reads (milestones aside)
+READINESS_INPUT_FIELDS = ("adoption_rate", "health_score", "engagement_score", "nps_score", "health_trend")
+
+
 def readiness_inputs(
     *, customers: Sequence[Customer], spec: scoring.ReadinessSpec, now: datetime
 ) -> dict[str, scoring.ReadinessInputs]:

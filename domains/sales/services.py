@@ -452,24 +452,43 @@ def _expansion_ready_payload(
     }
 
 
+#: the fields of a customer the readiness model reads
+READINESS_CUSTOMER_FIELDS = ("customer_id", *selectors.READINESS_INPUT_FIELDS)
+
+
+def _locked_states(customer_ids: Sequence[str]) -> dict[str, ExpansionReadiness]:
+    """The state rows of these customers, created where missing, locked in key order."""
+    states = locked_by_key(ExpansionReadiness, customer_ids)
+    missing = [customer_id for customer_id in customer_ids if customer_id not in states]
+    if missing:
+        ExpansionReadiness.objects.bulk_create(
+            [ExpansionReadiness(customer_id=customer_id) for customer_id in missing], ignore_conflicts=True
+        )
+        states.update(locked_by_key(ExpansionReadiness, missing))
+    return dict(sorted(states.items()))
+
+
+def _figures(state: ExpansionReadiness) -> tuple:
+    return (state.score, state.threshold, state.model_name, state.breakdown, state.above_threshold)
+
+
 @transaction.atomic
 def readiness_evaluate(*, customer_ids: Sequence[str], now: datetime | None = None) -> list[ReadinessOutcome]:
     """Evaluate the readiness of customers from their stored data under the active model, keep it with
     its breakdown, and publish ``expansion_ready`` for each upward crossing of the threshold (once per
     crossing: see ``scoring.decide_crossing``). Unknown ids are skipped. A fixed number of queries
-    whatever the number of customers; the state rows are locked, so concurrent evaluations of one
-    customer cannot both announce."""
+    whatever the number of customers; only the states whose figures moved are rewritten (the others get
+    their ``evaluated_at``); the state rows are locked, so concurrent evaluations of one customer cannot
+    both announce."""
     now = now or timezone.now()
-    customers = Customer.objects.in_bulk(list(dict.fromkeys(customer_ids)))
+    customers = Customer.objects.only(*READINESS_CUSTOMER_FIELDS).in_bulk(list(dict.fromkeys(customer_ids)))
     if not customers:
         return []
-    ExpansionReadiness.objects.bulk_create(
-        [ExpansionReadiness(customer_id=customer_id) for customer_id in customers], ignore_conflicts=True
-    )
-    states = locked_by_key(ExpansionReadiness, customers)
+    states = _locked_states(list(customers))
     spec = selectors.readiness_spec()
     inputs = selectors.readiness_inputs(customers=list(customers.values()), spec=spec, now=now)
     outcomes: list[ReadinessOutcome] = []
+    changed: list[ExpansionReadiness] = []
     for customer_id, state in states.items():
         readiness = scoring.compute_readiness(spec, inputs[customer_id])
         decision = scoring.decide_crossing(
@@ -478,12 +497,15 @@ def readiness_evaluate(*, customer_ids: Sequence[str], now: datetime | None = No
             threshold=spec.threshold,
             rearm_margin=spec.rearm_margin,
         )
+        before = None if state.evaluated_at is None else _figures(state)
         state.score, state.threshold, state.model_name = readiness.score, spec.threshold, spec.name
         state.breakdown = [result.as_dict() for result in readiness.factors]
         state.above_threshold, state.evaluated_at = decision.above, now
         if decision.announce:
             state.crossings += 1
             state.last_crossed_at = now
+        if decision.announce or _figures(state) != before:
+            changed.append(state)
         outcomes.append(ReadinessOutcome(customer_id, readiness, decision))
 
     announced = [outcome for outcome in outcomes if outcome.decision.announce]
@@ -501,7 +523,11 @@ def readiness_evaluate(*, customer_ids: Sequence[str], now: datetime | None = No
     )
     for outcome, event in zip(announced, published, strict=True):
         outcome.event_id = states[outcome.customer_id].last_event_id = event.event_id
-    bulk_update_values(ExpansionReadiness, list(states.values()), READINESS_STATE_FIELDS)
+    bulk_update_values(ExpansionReadiness, changed, READINESS_STATE_FIELDS)
+    rewritten = {state.pk for state in changed}
+    unchanged = [pk for pk in states if pk not in rewritten]
+    if unchanged:
+        ExpansionReadiness.objects.filter(pk__in=unchanged).update(evaluated_at=now)
     return outcomes
 
 
