@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin, ViewOnlyAdminMixin
@@ -340,9 +341,10 @@ class ReadinessModelAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model.", messages.ERROR)
             return
+        now = timezone.now()
         with transaction.atomic():
-            ReadinessModel.objects.filter(is_active=True).update(is_active=False)
-            queryset.update(is_active=True)
+            ReadinessModel.objects.filter(is_active=True).update(is_active=False, updated_at=now)
+            queryset.update(is_active=True, updated_at=now)
         enqueue_after_commit(RECOMPUTE_TASK)
         self.message_user(
             request, "Activated; every customer's readiness will be re-evaluated.", messages.SUCCESS

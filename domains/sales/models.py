@@ -55,6 +55,7 @@ class Handoff(models.Model):
     """
 
     handoff_id = models.CharField(primary_key=True, max_length=64, default=new_handoff_id, editable=False)
+    # Reverse names on Customer carry the app's name: other domains hang their own rows there too.
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="sales_handoff")
     deal_value = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
     contract_terms = models.CharField(max_length=100, help_text="e.g. 3_year")
@@ -106,7 +107,7 @@ class SuccessPlan(models.Model):
 
     plan_id = models.CharField(primary_key=True, max_length=64, default=new_plan_id, editable=False)
     handoff = models.OneToOneField(Handoff, on_delete=models.CASCADE, related_name="success_plan")
-    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="success_plan")
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="sales_success_plan")
     onboarding_start = models.DateField()
     success_manager = models.EmailField()
     first_check_in = models.DateField()
@@ -208,7 +209,7 @@ class Opportunity(models.Model):
     opportunity_id = models.CharField(
         primary_key=True, max_length=64, default=new_opportunity_id, editable=False
     )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="opportunities")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sales_opportunities")
     type = models.CharField(max_length=12, choices=OpportunityType.choices)
     product = models.CharField(max_length=100)
     value_estimate = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
@@ -283,7 +284,7 @@ class Milestone(models.Model):
     """A success milestone of a customer: each kind is reached once."""
 
     milestone_id = models.CharField(primary_key=True, max_length=64, default=new_milestone_id, editable=False)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="milestones")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sales_milestones")
     milestone = models.CharField(max_length=40, choices=MilestoneKind.choices)
     achieved_at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=500, blank=True)
@@ -434,7 +435,7 @@ class ExpansionReadiness(models.Model):
     """
 
     customer = models.OneToOneField(
-        Customer, primary_key=True, on_delete=models.CASCADE, related_name="expansion_readiness"
+        Customer, primary_key=True, on_delete=models.CASCADE, related_name="sales_readiness"
     )
     score = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
     threshold = models.PositiveSmallIntegerField(default=0)

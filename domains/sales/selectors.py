@@ -279,9 +279,12 @@ _spec_cache: tuple[tuple, scoring.ReadinessSpec] | None = None
 
 
 def readiness_models_version() -> tuple:
-    """Moves whenever a readiness model or one of its factors is saved or deleted (one aggregate)."""
-    stamp = ReadinessModel.objects.aggregate(count=Count("id"), latest=Max("updated_at"))
-    return (stamp["count"], stamp["latest"])
+    """Moves whenever a readiness model or one of its factors is saved or deleted, or another model is
+    made active (one aggregate)."""
+    stamp = ReadinessModel.objects.aggregate(
+        count=Count("id"), latest=Max("updated_at"), active=Max("id", filter=Q(is_active=True))
+    )
+    return (stamp["count"], stamp["latest"], stamp["active"])
 
 
 def readiness_spec() -> scoring.ReadinessSpec:
