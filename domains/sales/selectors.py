@@ -117,15 +117,6 @@ def opportunity_get(*, opportunity_id: str) -> Opportunity:
     return get_object_or_404(Opportunity, opportunity_id=opportunity_id)
 
 
-def open_opportunities(*, customer_id: str) -> list[Opportunity]:
-    """A customer's open opportunities, the most valuable (value * probability) first."""
-    return list(
-        Opportunity.objects.filter(customer_id=customer_id, status=OpportunityStatus.OPEN)
-        .annotate(weighted=_WEIGHTED)
-        .order_by("-weighted", "-probability", "created_at", "opportunity_id")
-    )
-
-
 def best_open_opportunities(*, customer_ids: Sequence[str]) -> dict[str, Opportunity]:
     """Each customer's open opportunity of the highest value * probability (ties: higher probability,
     then the oldest), for those that have one."""
@@ -148,15 +139,6 @@ def milestone_list() -> QuerySet[Milestone]:
 
 def milestone_get(*, milestone_id: str) -> Milestone:
     return get_object_or_404(Milestone, milestone_id=milestone_id)
-
-
-def success_evidence(*, customer_id: str) -> list[str]:
-    """The milestones a customer reached, most recent first."""
-    return list(
-        Milestone.objects.filter(customer_id=customer_id)
-        .order_by("-achieved_at", "-milestone_id")
-        .values_list("milestone", flat=True)
-    )
 
 
 # --- The handoff ------------------------------------------------------------------------------------------
@@ -329,13 +311,20 @@ READINESS_INPUT_FIELDS = ("adoption_rate", "health_score", "engagement_score", "
 
 
 def readiness_inputs(
-    *, customers: Sequence[Customer], spec: scoring.ReadinessSpec, now: datetime
+    *,
+    customers: Sequence[Customer],
+    spec: scoring.ReadinessSpec,
+    now: datetime,
+    milestone_counts: dict[str, int] | None = None,
 ) -> dict[str, scoring.ReadinessInputs]:
-    counts = recent_milestone_counts(
-        customer_ids=[customer.customer_id for customer in customers],
-        window_days=spec.milestone_window_days,
-        now=now,
-    )
+    """What the model reads of each customer; the recent milestones are counted unless given."""
+    counts = milestone_counts
+    if counts is None:
+        counts = recent_milestone_counts(
+            customer_ids=[customer.customer_id for customer in customers],
+            window_days=spec.milestone_window_days,
+            now=now,
+        )
     return {
         customer.customer_id: scoring.ReadinessInputs(
             adoption_rate=customer.adoption_rate,
@@ -379,17 +368,40 @@ def opportunity_body(opportunity: Opportunity) -> dict[str, Any]:
     }
 
 
+def _is_recent(achieved_at: datetime, window_days: int | None, now: datetime) -> bool:
+    return window_days is not None and now - timedelta(days=window_days) < achieved_at <= now
+
+
 def customer_expansion(*, customer: Customer) -> dict[str, Any]:
     """The body of ``GET /expansion/{customer_id}``: readiness now (score, the factors that contributed
     most with their points, every factor's breakdown), the open opportunities, the success evidence, the
-    pipeline's money and the crossing state (six queries)."""
+    pipeline's money and the crossing state. Four queries besides the model's version: the milestones
+    (evidence and the recent count at once), the open and won opportunities, and the state."""
+    customer_id, now = customer.customer_id, timezone.now()
     spec = readiness_spec()
-    readiness = customer_readiness(customer=customer, spec=spec)
-    state = readiness_state(customer_id=customer.customer_id)
-    summary = expansion_summary(customer_ids=[customer.customer_id]).get(customer.customer_id)
-    summary = summary or ExpansionSummary()
+    milestones = list(
+        Milestone.objects.filter(customer_id=customer_id)
+        .order_by("-achieved_at", "-milestone_id")
+        .values_list("milestone", "achieved_at")
+    )
+    recent = sum(
+        1 for _, achieved_at in milestones if _is_recent(achieved_at, spec.milestone_window_days, now)
+    )
+    inputs = readiness_inputs(
+        customers=[customer], spec=spec, now=now, milestone_counts={customer_id: recent}
+    )
+    readiness = scoring.compute_readiness(spec, inputs[customer_id])
+    opportunities = list(
+        Opportunity.objects.filter(
+            customer_id=customer_id, status__in=[OpportunityStatus.OPEN, OpportunityStatus.WON]
+        )
+        .annotate(weighted=_WEIGHTED)
+        .order_by("-weighted", "-probability", "created_at", "opportunity_id")
+    )
+    open_ones = [opportunity for opportunity in opportunities if opportunity.is_open]
+    state = readiness_state(customer_id=customer_id)
     return {
-        "customer_id": customer.customer_id,
+        "customer_id": customer_id,
         "expansion_readiness": {
             "score": readiness.score,
             "readiness_factors": readiness.readiness_factors,
@@ -400,11 +412,12 @@ def customer_expansion(*, customer: Customer) -> dict[str, Any]:
             "breakdown": [result.as_dict() for result in readiness.factors],
             "last_announced_at": state.last_crossed_at if state else None,
         },
-        "opportunities": [opportunity_body(o) for o in open_opportunities(customer_id=customer.customer_id)],
-        "success_evidence": success_evidence(customer_id=customer.customer_id),
+        "opportunities": [opportunity_body(opportunity) for opportunity in open_ones],
+        "success_evidence": [milestone for milestone, _ in milestones],
+        # As expansion_summary computes them, from the same rows.
         "pipeline": {
-            "open_value": summary.open_value,
-            "weighted_open_value": summary.weighted_open_value,
-            "won_value": summary.won_value,
+            "open_value": _money(sum((o.value_estimate for o in open_ones), ZERO)),
+            "weighted_open_value": _money(sum((o.value_estimate * o.probability for o in open_ones), ZERO)),
+            "won_value": _money(sum((o.value_estimate for o in opportunities if not o.is_open), ZERO)),
         },
     }

@@ -179,16 +179,16 @@ class SuccessPlanSerializer(serializers.Serializer):
 
 
 class BaselineSerializer(serializers.Serializer):
-    """The customer's figures at the handoff, as stored on its record then."""
+    """The customer's figures at the handoff, as stored on its record then (before the handoff's effects)."""
 
-    health_score = serializers.IntegerField()
-    health_trend = serializers.CharField()
-    risk_level = serializers.CharField()
-    adoption_rate = serializers.FloatField(allow_null=True)
-    engagement_score = serializers.FloatField(allow_null=True)
-    nps_score = serializers.IntegerField(allow_null=True)
-    arr = serializers.DecimalField(max_digits=14, decimal_places=2)
-    captured_at = serializers.DateTimeField()
+    health_score = serializers.IntegerField(help_text="The customer's health score at the handoff")
+    health_trend = serializers.CharField(help_text="Its health trend at the handoff")
+    risk_level = serializers.CharField(help_text="Its risk level at the handoff")
+    adoption_rate = serializers.FloatField(allow_null=True, help_text="Its adoption rate (0 to 1) then")
+    engagement_score = serializers.FloatField(allow_null=True, help_text="Its engagement (0 to 10) then")
+    nps_score = serializers.IntegerField(allow_null=True, help_text="Its NPS then")
+    arr = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Its ARR then")
+    captured_at = serializers.DateTimeField(help_text="When the baseline was taken (the handoff)")
 
 
 class HandoffResponseSerializer(serializers.Serializer):

@@ -2,6 +2,8 @@
 expansion_ready announcements that follow the customer's inputs (once per crossing, never from a GET)."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from csintegration.events.models import Event
@@ -218,3 +220,24 @@ def test_errors(api, sales_api):
     assert "sales:read" in assert_problem(api(scopes="sales:write").get(PATH), 403)["detail"]
     assert_problem(sales_api.post(PATH, {}, format="json"), 405)
     assert Customer.objects.count() == 0
+
+
+def test_the_answers_cost_does_not_grow_with_the_customers_data(sales_api, acme):
+    def cost() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert sales_api.get(PATH).status_code == 200
+        return len(queries)
+
+    reach(sales_api, "achieved_roi_target")
+    small = cost()
+    reach(sales_api, "executive_sponsorship", "business_review_completed", "reference_provided")
+    for index in range(8):
+        body = {
+            "type": "upsell",
+            "product": f"p{index}",
+            "value_estimate": 1000,
+            "probability": 0.5,
+            "timeline": "q1_2026",
+        }
+        sales_api.post(f"{BASE}/opportunities", {"customer_id": "cust_12345", **body}, format="json")
+    assert cost() == small
