@@ -1,0 +1,75 @@
+"""Serializer fields of the finance API: amounts of money as strict JSON numbers, periods, and dates that
+may not lie in the future."""
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from ..periods import Period, PeriodError, parse_period
+
+MONEY_DIGITS = {"max_digits": 14, "decimal_places": 2}
+#: how far ahead of the server's clock a reported time may be
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class MoneyField(serializers.DecimalField):
+    """An amount as a JSON number (no strings, booleans, NaN or infinity), to the cent, shown as a number."""
+
+    def __init__(self, **kwargs) -> None:
+        for name, value in MONEY_DIGITS.items():
+            kwargs.setdefault(name, value)
+        kwargs.setdefault("coerce_to_string", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if isinstance(data, float) and not math.isfinite(data):
+            self.fail("invalid")
+        return super().to_internal_value(Decimal(str(data)))
+
+
+class ComputedMoneyField(serializers.DecimalField):
+    """A computed amount (read-only), to the cent, as a number."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_digits", 18)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("coerce_to_string", False)
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+
+class PeriodField(serializers.CharField):
+    """A period such as ``2026-q2``, ``q2_2026`` or ``2026-03`` (``2026`` too where years are allowed);
+    validated to a ``Period`` in its normal form."""
+
+    def __init__(self, *, allow_year: bool = False, **kwargs) -> None:
+        self.allow_year = allow_year
+        kwargs.setdefault("max_length", 10)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> Period:
+        text = super().to_internal_value(data)
+        try:
+            return parse_period(text, allow_year=self.allow_year)
+        except PeriodError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_period") from None
+
+    def to_representation(self, value) -> str:
+        return value.key if isinstance(value, Period) else str(value)
+
+
+def not_in_future_datetime(value):
+    if value > timezone.now() + CLOCK_SKEW:
+        raise serializers.ValidationError("This time is in the future.", code="future")
+    return value
+
+
+def not_in_future_date(value):
+    if value > timezone.localdate():
+        raise serializers.ValidationError("This date is in the future.", code="future")
+    return value
