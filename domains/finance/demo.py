@@ -156,7 +156,9 @@ def _demo_forecast(rng: random.Random, today: date) -> Forecast | None:
 def seed_demo_finance(**options) -> str:
     today, now = selectors.today(), timezone.now()
     with_contracts = set(
-        Contract.objects.filter(customer__customer_id__startswith=DEMO_PREFIX).values_list("customer_id", flat=True)
+        Contract.objects.filter(customer__customer_id__startswith=DEMO_PREFIX).values_list(
+            "customer_id", flat=True
+        )
     )
     customers = [
         customer

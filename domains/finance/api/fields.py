@@ -6,9 +6,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..periods import Period, PeriodError, parse_period
+from ..periods import ANY_PERIOD_PATTERN, QUARTER_OR_MONTH_PATTERN, Period, PeriodError, parse_period
 
 MONEY_DIGITS = {"max_digits": 14, "decimal_places": 2}
 #: how far ahead of the server's clock a reported time may be
@@ -43,24 +44,37 @@ class ComputedMoneyField(serializers.DecimalField):
         super().__init__(**kwargs)
 
 
-class PeriodField(serializers.CharField):
+class PeriodField(serializers.Field):
     """A period such as ``2026-q2``, ``q2_2026`` or ``2026-03`` (``2026`` too where years are allowed);
     validated to a ``Period`` in its normal form."""
 
+    default_error_messages = {"invalid": "A period is a string such as 2026-q2, q2_2026 or 2026-03."}
+
     def __init__(self, *, allow_year: bool = False, **kwargs) -> None:
         self.allow_year = allow_year
-        kwargs.setdefault("max_length", 10)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data) -> Period:
-        text = super().to_internal_value(data)
+        if not isinstance(data, str) or len(data) > 20:
+            self.fail("invalid")
         try:
-            return parse_period(text, allow_year=self.allow_year)
+            return parse_period(data, allow_year=self.allow_year)
         except PeriodError as exc:
             raise serializers.ValidationError(str(exc), code="invalid_period") from None
 
     def to_representation(self, value) -> str:
         return value.key if isinstance(value, Period) else str(value)
+
+
+@extend_schema_field({"type": "string", "pattern": ANY_PERIOD_PATTERN, "example": "2026-q2"})
+class AnyPeriodField(PeriodField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(allow_year=True, **kwargs)
+
+
+@extend_schema_field({"type": "string", "pattern": QUARTER_OR_MONTH_PATTERN, "example": "2026-q2"})
+class QuarterOrMonthField(PeriodField):
+    pass
 
 
 def not_in_future_datetime(value):

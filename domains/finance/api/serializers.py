@@ -11,9 +11,10 @@ from .. import selectors
 from ..conf import conf
 from ..models import Contract, ModelBasis, Payment
 from .fields import (
+    AnyPeriodField,
     ComputedMoneyField,
     MoneyField,
-    PeriodField,
+    QuarterOrMonthField,
     not_in_future_date,
     not_in_future_datetime,
 )
@@ -275,7 +276,7 @@ class AggregateMetricsSerializer(serializers.Serializer):
 
 
 class ForecastRequestSerializer(serializers.Serializer):
-    forecast_period = PeriodField(help_text="A quarter or a month: 2026-q2, q2_2026 or 2026-03")
+    forecast_period = QuarterOrMonthField(help_text="A quarter or a month: 2026-q2, q2_2026 or 2026-03")
     customer_forecasts = CustomerForecastSerializer(many=True, min_length=1)
     aggregate_metrics = AggregateMetricsSerializer(
         required=False, help_text="The sender's aggregates; the server recomputes them and lists differences"
@@ -499,7 +500,7 @@ class RetentionSerializer(serializers.Serializer):
 
 
 class RetentionQuerySerializer(serializers.Serializer):
-    period = PeriodField(allow_year=True)
+    period = AnyPeriodField()
     include_reactivation = serializers.ChoiceField(choices=["true", "false"], required=False, default="true")
 
     def validate_period(self, period):

@@ -16,7 +16,7 @@ from domains.customers.models import Customer
 from .. import reports, selectors, services
 from ..filters import ContractFilter, PaymentFilter, ValueReportFilter
 from ..periods import ANY_PERIOD_PATTERN, QUARTER_OR_MONTH_PATTERN
-from .fields import PeriodField
+from .fields import QuarterOrMonthField
 from .serializers import (
     CONTRACT_ID_PREFIX,
     PAYMENT_ID_PREFIX,
@@ -309,7 +309,7 @@ class ForecastPeriodView(PlatformAPIView):
 
     def get(self, request, forecast_period: str):
         try:
-            period = PeriodField().to_internal_value(forecast_period)
+            period = QuarterOrMonthField().to_internal_value(forecast_period)
         except ValidationError as exc:
             raise ValidationError({"forecast_period": exc.detail}) from None
         body = reports.forecast_for_period(period=period, fit=services.renewal_model_current())
