@@ -12,6 +12,7 @@ from csintegration.events.models import Event
 from domains.customers import services as customer_services
 from domains.finance import services
 from domains.finance.selectors import today
+from tests.celery_support import celery_test_app, celery_worker  # noqa: F401  (fixtures)
 from tests.conftest import sign_request_kwargs
 
 from . import fake_sales

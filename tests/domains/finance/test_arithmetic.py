@@ -3,8 +3,7 @@ rates, forecast arithmetic and discrepancies, value realisation, and the logisti
 
 import math
 import random
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -197,7 +196,7 @@ def test_realization_timeline_and_roi():
 
 
 def _at(day: int) -> datetime:
-    return datetime(2026, 1, 1, tzinfo=dt_timezone.utc) + timedelta(days=day)
+    return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=day)
 
 
 def test_churn_risk_episodes():

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from domains.customers.models import Customer, CustomerSignal
 from domains.finance import services
 from domains.finance.models import Payment, PaymentStanding
-from tests.celery_support import celery_test_app, celery_worker, wait_until  # noqa: F401  (fixtures)
+from tests.celery_support import wait_until
 
 from .conftest import BASE, assert_problem, days, events_of
 
