@@ -277,7 +277,7 @@ class AggregateMetricsSerializer(serializers.Serializer):
 
 class ForecastRequestSerializer(serializers.Serializer):
     forecast_period = QuarterOrMonthField(help_text="A quarter or a month: 2026-q2, q2_2026 or 2026-03")
-    customer_forecasts = CustomerForecastSerializer(many=True, min_length=1)
+    customer_forecasts = serializers.ListField(child=CustomerForecastSerializer(), min_length=1)
     aggregate_metrics = AggregateMetricsSerializer(
         required=False, help_text="The sender's aggregates; the server recomputes them and lists differences"
     )
