@@ -19,6 +19,8 @@ from domains.customers.models import Customer
 from .terms import annualised_value
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+#: computed amounts: an annualised value (a short term's ARR is many times its value) or a sum of amounts
+COMPUTED_MONEY = {"max_digits": 18, "decimal_places": 2}
 
 
 def new_contract_id() -> str:
@@ -48,7 +50,7 @@ class Contract(models.Model):
     start_date = models.DateField()
     end_date = models.DateField(help_text="The last day in force (inclusive)")
     #: contracted_value annualised over the term (terms.py), kept so that ARR is summed in the database
-    arr = models.DecimalField("ARR", **MONEY, editable=False)
+    arr = models.DecimalField("ARR", **COMPUTED_MONEY, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -236,9 +238,9 @@ class ForecastLine(models.Model):
     expansion_value = models.DecimalField(**MONEY, default=Decimal("0"))
     risk_factors = models.JSONField(default=list, blank=True)
     #: contracted value of the customer's contracts ending in the period, when submitted
-    renewal_value = models.DecimalField(**MONEY)
+    renewal_value = models.DecimalField(**COMPUTED_MONEY)
     #: renewal value * renewal probability + expansion value * expansion probability
-    risk_adjusted_value = models.DecimalField(**MONEY)
+    risk_adjusted_value = models.DecimalField(**COMPUTED_MONEY)
 
     class Meta:
         ordering = ("forecast", "position")

@@ -2,7 +2,7 @@
 may not lie in the future."""
 
 import math
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -75,6 +75,19 @@ class AnyPeriodField(PeriodField):
 @extend_schema_field({"type": "string", "pattern": QUARTER_OR_MONTH_PATTERN, "example": "2026-q2"})
 class QuarterOrMonthField(PeriodField):
     pass
+
+
+#: the dates the finance records accept (a typo such as 0202 or 9999 is refused, not stored)
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(2199, 12, 31)
+
+
+def business_date(value):
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise serializers.ValidationError(
+            f"Use a date from {EARLIEST_DATE} to {LATEST_DATE}.", code="out_of_range"
+        )
+    return value
 
 
 def not_in_future_datetime(value):

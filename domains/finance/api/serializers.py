@@ -9,12 +9,13 @@ from csintegration.api.fields import LabelField, PrefixedIdField, StrictFloatFie
 
 from .. import selectors
 from ..conf import conf
-from ..models import Contract, ModelBasis, Payment
+from ..models import Contract, ModelBasis, Payment, ValueReport
 from .fields import (
     AnyPeriodField,
     ComputedMoneyField,
     MoneyField,
     QuarterOrMonthField,
+    business_date,
     not_in_future_date,
     not_in_future_datetime,
 )
@@ -48,8 +49,8 @@ class ContractSerializer(CustomerReferenceMixin, serializers.Serializer):
     contract_id = serializers.CharField(read_only=True, help_text="`ctr_…`")
     customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX)
     contracted_value = MoneyField(min_value=Decimal("0"), help_text="The value over the whole term")
-    start_date = serializers.DateField(help_text="First day in force")
-    end_date = serializers.DateField(help_text="Last day in force (inclusive)")
+    start_date = serializers.DateField(validators=[business_date], help_text="First day in force")
+    end_date = serializers.DateField(validators=[business_date], help_text="Last day in force (inclusive)")
     arr = ComputedMoneyField(
         help_text="Annual recurring revenue of this contract: contracted_value * 12 ÷ its term in calendar "
         "months (whole months from the start date, then the remaining days as a share of their month)"
@@ -84,11 +85,11 @@ class PaymentSerializer(CustomerReferenceMixin, serializers.Serializer):
         help_text="The contract it is billed under (a contract of the same customer), if any",
     )
     amount = MoneyField(min_value=Decimal("0.01"))
-    due_date = serializers.DateField()
+    due_date = serializers.DateField(validators=[business_date])
     paid_date = serializers.DateField(
         required=False,
         allow_null=True,
-        validators=[not_in_future_date],
+        validators=[business_date, not_in_future_date],
         help_text="When it was paid; null while unpaid (set it to pay, clear it if the payment bounced)",
     )
     status = serializers.SerializerMethodField(
@@ -126,21 +127,37 @@ class PaymentSerializer(CustomerReferenceMixin, serializers.Serializer):
 
 
 class ValueReportSerializer(CustomerReferenceMixin, serializers.Serializer):
+    """A value report as written. The note is not echoed: a POST's answer may be kept for an
+    Idempotency-Key replay, and the note is kept only encrypted. GET shows it."""
+
     value_report_id = serializers.CharField(read_only=True, help_text="`vr_…`")
     customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX)
     realized_value = MoneyField(
         min_value=Decimal("0"), help_text="The value the customer has realised so far (cumulative)"
     )
     reported_at = serializers.DateTimeField(
-        required=False, validators=[not_in_future_datetime], help_text="When it was measured (default: now)"
+        required=False,
+        validators=[business_date, not_in_future_datetime],
+        help_text="When it was measured (default: now)",
     )
     note = serializers.CharField(
         required=False,
         allow_blank=True,
+        write_only=True,
         max_length=MAX_NOTE_LENGTH,
-        help_text="Free text, stored encrypted; never sent in events",
+        help_text="Free text, stored encrypted; never in events or in a stored answer",
     )
+    has_note = serializers.SerializerMethodField(help_text="Whether the report carries a note")
     created_at = serializers.DateTimeField(read_only=True)
+
+    def get_has_note(self, report: ValueReport) -> bool:
+        return bool(report.note)
+
+
+class ValueReportDetailSerializer(ValueReportSerializer):
+    """A value report as read, with its note."""
+
+    note = serializers.CharField(read_only=True, help_text="Free text (stored encrypted)")
 
 
 # --- Value realisation of a customer --------------------------------------------------------------------

@@ -29,6 +29,7 @@ from .serializers import (
     PaymentSerializer,
     RetentionQuerySerializer,
     RetentionSerializer,
+    ValueReportDetailSerializer,
     ValueReportSerializer,
 )
 
@@ -170,7 +171,7 @@ class PaymentViewSet(PartialUpdateMixin, FinanceRecordViewSet):
         tags=[TAG],
         summary="Record a value report",
         description="The value the customer has realised so far; the latest report is its `realized_value`. "
-        "The `note` is stored encrypted.",
+        "The `note` is stored encrypted and not echoed here (GET shows it).",
     ),
     retrieve=extend_schema(tags=[TAG], summary="Get a value report"),
 )
@@ -180,6 +181,9 @@ class ValueReportViewSet(FinanceRecordViewSet):
     ordering_fields = ("created_at", "reported_at")
     lookup_field = "value_report_id"
     lookup_value_regex = id_pattern(VALUE_REPORT_ID_PREFIX)
+
+    def get_serializer_class(self):
+        return ValueReportDetailSerializer if self.action in ("list", "retrieve") else ValueReportSerializer
 
     def get_queryset(self):
         return selectors.value_report_list()

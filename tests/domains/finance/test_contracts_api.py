@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from csintegration.api.models import IdempotencyRecord
 from csintegration.events.models import Event
 from domains.finance.models import Contract, ValueReport
 
@@ -51,6 +52,15 @@ def test_create_get_list_and_correct_a_contract(finance_api, make_customer):
     assert [row["contract_id"] for row in listed["results"]] == [contract["contract_id"]]
 
 
+def test_the_largest_value_over_the_shortest_term_is_stored(finance_api, make_customer):
+    make_customer("cust_12345")
+    body = {"customer_id": "cust_12345", "contracted_value": 999999999999.99, "start_date": "2026-01-01"}
+    response = finance_api.post(CONTRACTS, {**body, "end_date": "2026-01-01"}, format="json")
+    assert response.status_code == 201, response.content
+    # One day of January is 1/31 of a month: the ARR is 372 times the value (SQLite keeps 15 digits).
+    assert float(Contract.objects.get().arr) == pytest.approx(999999999999.99 * 372, rel=1e-14)
+
+
 def test_contract_filters_and_ordering(finance_api, make_customer, make_contract):
     customer = make_customer("cust_filters")
     ended = make_contract(customer, 100, days(-400), days(-35))
@@ -89,6 +99,8 @@ def test_contract_filters_and_ordering(finance_api, make_customer, make_contract
         ({"contracted_value": 1.234}, "contracted_value"),
         ({"start_date": "2026-02-30"}, "start_date"),
         ({"end_date": "2025-12-31"}, "end_date"),
+        ({"start_date": "0001-01-01"}, "start_date"),
+        ({"end_date": "9999-12-31"}, "end_date"),
         ({"customer_id": "cust_nobody"}, "customer_id"),
         ({"customer_id": "acct_12345"}, "customer_id"),
     ],
@@ -148,17 +160,21 @@ def test_value_reports_keep_their_note_encrypted(finance_api, make_customer):
             "reported_at": "2026-01-15T10:00:00Z",
         },
         format="json",
+        HTTP_IDEMPOTENCY_KEY="report-1",
     )
     assert created.status_code == 201, created.content
     report = created.json()
-    assert report["value_report_id"].startswith("vr_") and report["note"] == note
+    assert report["value_report_id"].startswith("vr_") and report["has_note"] is True
+    assert "note" not in report  # a POST's answer is kept for replays: the note is not in it
     assert report["reported_at"] == "2026-01-15T10:00:00Z"
     stored = _stored_note(report["value_report_id"])
     assert stored.startswith("enc:v1:") and note not in stored and "freight" not in stored
     assert ValueReport.objects.get(pk=report["value_report_id"]).note == note
     assert not any("freight" in str(event.payload) for event in Event.objects.all())
+    assert not any("freight" in str(record.response_body) for record in IdempotencyRecord.objects.all())
     listed = finance_api.get(VALUE_REPORTS, {"customer_id": "cust_12345"}).json()["results"]
     assert [row["value_report_id"] for row in listed] == [report["value_report_id"]]
+    assert listed[0]["note"] == note
     assert finance_api.get(f"{VALUE_REPORTS}/{report['value_report_id']}").json()["note"] == note
 
 

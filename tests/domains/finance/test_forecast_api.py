@@ -2,6 +2,7 @@
 the discrepancies; ``GET /forecast/{period}`` gives the platform's own forecast beside the latest one
 submitted, with its calibration once outcomes are known."""
 
+import datetime as dt
 import json
 from datetime import date, timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ from rest_framework.test import APIClient
 from domains.finance import renewal_model, selectors, services
 from domains.finance.models import Forecast, ForecastLine
 from domains.finance.periods import quarter_period
+from tests.conftest import sign_request_kwargs
 
 from .conftest import BASE, assert_problem, days, events_of, signed_post
 from .fake_sales import ExpansionSummary
@@ -231,8 +233,6 @@ def test_a_forecast_must_be_signed(api, finance_api, seed_contracts):
     assert_problem(unsigned, 401, slug="signature-required")
     # A body that is not the one whose digest was signed.
     tampered = json.dumps({**SEED_FORECAST, "forecast_period": "2026-q3"}).encode()
-    from tests.conftest import sign_request_kwargs
-
     headers = sign_request_kwargs(finance_api.integration, "POST", FORECAST, raw)
     assert_problem(finance_api.post(FORECAST, data=tampered, content_type="application/json", **headers), 400)
     # The same signature twice is a replay.
@@ -339,3 +339,20 @@ def test_forecast_period_errors(api, finance_api):
     )
     assert_problem(finance_api.get(f"{FORECAST}/2026-q2/extra"), 404)
     assert_problem(finance_api.get(FORECAST), 405)
+
+
+def test_a_retried_forecast_with_its_idempotency_key_is_stored_once(finance_api, seed_contracts):
+    raw = json.dumps(SEED_FORECAST).encode()
+    now = dt.datetime.now(dt.UTC)
+    answers = []
+    for created in (now - dt.timedelta(seconds=1), now):  # each try signed anew
+        headers = sign_request_kwargs(finance_api.integration, "POST", FORECAST, raw, created=created)
+        answers.append(
+            finance_api.post(
+                FORECAST, data=raw, content_type="application/json", HTTP_IDEMPOTENCY_KEY="fc-q2", **headers
+            )
+        )
+    first, retry = answers
+    assert first.status_code == retry.status_code == 201
+    assert retry["Idempotent-Replayed"] == "true" and retry.json() == first.json()
+    assert Forecast.objects.count() == 1 and len(events_of("forecast_submitted")) == 1

@@ -146,6 +146,7 @@ def test_payment_filters(finance_api, make_customer):
         ({"amount": 0}, "amount"),
         ({"amount": "12"}, "amount"),
         ({"due_date": "next week"}, "due_date"),
+        ({"due_date": "1900-01-01"}, "due_date"),
         ({"paid_date": "2999-01-01"}, "paid_date"),
         ({"contract_id": "ctr_missing"}, "contract_id"),
         ({"contract_id": "pay_wrong_prefix"}, "contract_id"),
