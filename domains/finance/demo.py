@@ -142,7 +142,7 @@ def _demo_forecast(rng: random.Random, today: date) -> Forecast | None:
         )
     if not lines:
         return None
-    _, computed = services.forecast_recompute(period=period, lines=lines)
+    computed = services.forecast_recompute(period=period, lines=lines).computed
     aggregate_metrics = {
         "total_forecasted_revenue": forecasting.cents(computed["total_forecasted_revenue"] * 1.04),
         "confidence_level": 0.88,

@@ -259,9 +259,15 @@ def forecast_tolerance() -> forecasting.Tolerance:
     )
 
 
-def forecast_recompute(
-    *, period: Period, lines: Sequence[ForecastLineInput]
-) -> tuple[list[forecasting.LineComputation], dict[str, Any]]:
+@dataclass(frozen=True)
+class ForecastRecomputation:
+    lines: list[forecasting.LineComputation]
+    aggregates: forecasting.Aggregates
+    #: the aggregates, JSON-ready, and what the forecast leaves out
+    computed: dict[str, Any]
+
+
+def forecast_recompute(*, period: Period, lines: Sequence[ForecastLineInput]) -> ForecastRecomputation:
     """Each line with the renewal value of its customer's stored contracts, and the aggregates, plus what
     the forecast leaves out: the contracts ending in the period of customers it has no line for."""
     renewal = selectors.renewal_values(customer_ids=[line.customer_id for line in lines], period=period)
@@ -283,7 +289,7 @@ def forecast_recompute(
         "unforecast_renewal_value": float(all_value - aggregates.renewal_value),
         "unforecast_customers": all_customers - covered,
     }
-    return computations, computed
+    return ForecastRecomputation(computations, aggregates, computed)
 
 
 @transaction.atomic
@@ -295,10 +301,10 @@ def forecast_submit(
     submitted_by: str = "",
 ) -> Forecast:
     """Store a forecast with its lines and the server's recomputation; publish ``forecast_submitted``."""
-    computations, computed = forecast_recompute(period=period, lines=lines)
-    aggregates = forecasting.aggregate(computations)
+    recomputation = forecast_recompute(period=period, lines=lines)
+    computations, computed = recomputation.lines, recomputation.computed
     submitted = {key: float(value) for key, value in aggregate_metrics.items() if value is not None}
-    discrepancies = forecasting.find_discrepancies(submitted, aggregates, forecast_tolerance())
+    discrepancies = forecasting.find_discrepancies(submitted, recomputation.aggregates, forecast_tolerance())
     forecast = Forecast.objects.create(
         forecast_period=period.key,
         period_start=period.start,

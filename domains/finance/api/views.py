@@ -45,7 +45,7 @@ def _customer(customer_id: str) -> Customer:
 
 
 class FinanceRecordViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, PlatformGenericViewSet):
-    """Create, list and retrieve, the writes through the services; answers 201 with ``Location``."""
+    # Create (201 with Location), list and retrieve; the writes go through the services.
 
     scope_area = AREA
     ordering_fields = ("created_at",)
@@ -62,6 +62,7 @@ class FinanceRecordViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, Platf
 
 
 class PartialUpdateMixin:
+    # PATCH only: a PUT would ask the client to resend what the platform computed.
     def partial_update(self, request, *args, **kwargs):
         serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -79,7 +80,11 @@ class PartialUpdateMixin:
         description="A contract is in force from `start_date` through `end_date` (inclusive); its ARR is "
         "its value annualised over the term. Contracts feed value realisation, forecasts and retention.",
     ),
-    retrieve=extend_schema(tags=[TAG], summary="Get a contract"),
+    retrieve=extend_schema(
+        tags=[TAG],
+        summary="Get a contract",
+        description="One contract with its ARR and whether it is in force.",
+    ),
     partial_update=extend_schema(
         tags=[TAG],
         summary="Correct a contract",
@@ -127,7 +132,11 @@ class ContractViewSet(PartialUpdateMixin, FinanceRecordViewSet):
         "`integration_status.finance` becomes overdue in the same transaction; the health scorecard's "
         "payment measure follows. The beat job catches payments that fall due later.",
     ),
-    retrieve=extend_schema(tags=[TAG], summary="Get a payment"),
+    retrieve=extend_schema(
+        tags=[TAG],
+        summary="Get a payment",
+        description="One payment with its status and days overdue as of today.",
+    ),
     partial_update=extend_schema(
         tags=[TAG],
         summary="Pay or correct a payment",
@@ -173,7 +182,9 @@ class PaymentViewSet(PartialUpdateMixin, FinanceRecordViewSet):
         description="The value the customer has realised so far; the latest report is its `realized_value`. "
         "The `note` is stored encrypted and not echoed here (GET shows it).",
     ),
-    retrieve=extend_schema(tags=[TAG], summary="Get a value report"),
+    retrieve=extend_schema(
+        tags=[TAG], summary="Get a value report", description="One value report with its note."
+    ),
 )
 class ValueReportViewSet(FinanceRecordViewSet):
     serializer_class = ValueReportSerializer
