@@ -52,7 +52,7 @@ def _summary(customer: Customer) -> SafeString:
 def _contracts(customer_id: str, today) -> SafeString:
     rows = Contract.objects.filter(customer_id=customer_id).order_by("-start_date")[:PANEL_ROWS]
     if not rows:
-        return format_html("<p>No contracts.</p>")
+        return format_html("<p>{}</p>", "No contracts.")
     return format_html(
         "<table><tr><th>contract</th><th>from</th><th>to</th><th>value</th><th>ARR</th><th>in force</th></tr>"
         "{}</table>",
@@ -78,7 +78,7 @@ def _contracts(customer_id: str, today) -> SafeString:
 def _payments(customer_id: str, today) -> SafeString:
     rows = Payment.objects.filter(customer_id=customer_id).order_by("-due_date")[:PANEL_ROWS]
     if not rows:
-        return format_html("<p>No payments.</p>")
+        return format_html("<p>{}</p>", "No payments.")
     grace = conf.FINANCE_OVERDUE_GRACE_DAYS
     return format_html(
         "<table><tr><th>payment</th><th>amount</th><th>due</th><th>paid</th><th>status</th></tr>{}</table>",
@@ -105,7 +105,7 @@ def _payments(customer_id: str, today) -> SafeString:
 def _value_reports(customer_id: str) -> SafeString:
     rows = ValueReport.objects.filter(customer_id=customer_id).order_by("-reported_at")[:PANEL_ROWS]
     if not rows:
-        return format_html("<p>No value reports.</p>")
+        return format_html("<p>{}</p>", "No value reports.")
     return format_html(
         "<table><tr><th>reported</th><th>realised value</th></tr>{}</table>",
         format_html_join(
@@ -119,7 +119,7 @@ def _value_reports(customer_id: str) -> SafeString:
 def render_customer_panel(customer_id: str) -> SafeString:
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None:
-        return format_html("<p>-</p>")
+        return format_html("<p>{}</p>", "-")
     today = selectors.today()
     return format_html(
         "{}<h4>Contracts</h4>{}<h4>Payments</h4>{}<h4>Value reports</h4>{}",

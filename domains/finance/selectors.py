@@ -28,6 +28,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from csintegration.events.models import Event
+from domains.customers.events import CHURN_RISK_DETECTED
 from domains.customers.models import Customer, HealthSnapshot, Measure
 
 from .conf import conf
@@ -107,11 +108,6 @@ def existing_customer_ids(*, customer_ids: Sequence[str]) -> set[str]:
 
 def in_force_on(day: date, prefix: str = "") -> Q:
     return Q(**{f"{prefix}start_date__lte": day, f"{prefix}end_date__gte": day})
-
-
-def customer_arr(*, customer_id: str, day: date) -> Decimal:
-    total = Contract.objects.filter(in_force_on(day), customer_id=customer_id).aggregate(arr=Sum("arr"))
-    return _money(total["arr"])
 
 
 # --- Payments and the overdue state ----------------------------------------------------------------------
@@ -501,7 +497,7 @@ def churn_alerts_and_scores(*, customer: Customer, since: datetime):
     it) and its applied scores from the first of them on; three queries."""
     alert_rows = list(
         Event.objects.filter(
-            event_type="churn_risk_detected", customer_id=customer.customer_id, occurred_at__gte=since
+            event_type=CHURN_RISK_DETECTED.name, customer_id=customer.customer_id, occurred_at__gte=since
         )
         .order_by("occurred_at")
         .values_list("event_id", "occurred_at")
