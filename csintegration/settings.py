@@ -136,14 +136,19 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# The filesystem transport ignores the host, but kombu warns "No hostname was supplied" at every
+# connection when the URL has none; "localhost" names the local machine, which is what it is.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery" / "broker"
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    (_broker_dir / "control").mkdir(exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        # The exchange tables; kombu's default is ./control, i.e. wherever the process was started.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         # A worker whose prefetch is full sleeps this long before it looks again (1 s by default,
         # which caps a worker at about one task per second per process with late acks).
@@ -456,12 +461,19 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "csintegration.api.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "csintegration.api.middleware.RequestIdLogFilter"},
+        "quiet_housekeeping": {"()": "csintegration.logging_filters.QuietHousekeepingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "quiet_housekeeping"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},

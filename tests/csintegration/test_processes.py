@@ -1,0 +1,142 @@
+"""The processes of ``make run``: the broker's files stay under var/, housekeeping logs quietly, and
+gunicorn's own refusals are problem documents."""
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from csintegration import procfile
+from csintegration.logging_filters import QuietHousekeepingFilter
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_filesystem_broker_keeps_its_control_files_under_var():
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("the Redis broker has no control folder")
+    control = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"])
+    assert control.is_relative_to(settings.VAR_DIR)
+    # kombu warns "No hostname was supplied" for a URL without one.
+    assert settings.CELERY_BROKER_URL.startswith("filesystem://localhost")
+
+
+def _record(logger: str, message: str, args) -> logging.LogRecord:
+    return logging.LogRecord(logger, logging.INFO, __file__, 1, message, args, None)
+
+
+def test_frequent_housekeeping_logs_at_debug_and_the_rest_at_info():
+    quiet = QuietHousekeepingFilter()
+    sweep = _record(
+        "celery.beat", "Scheduler: Sending due task %s (%s)", ("sweep", "events.sweep_undispatched")
+    )
+    assert not quiet.filter(sweep) and sweep.levelname == "DEBUG"
+    received = _record(
+        "celery.worker.strategy",
+        "Task %(name)s[%(id)s] received",
+        {"name": "api.worker_heartbeat", "id": "1"},
+    )
+    assert not quiet.filter(received)
+    nightly = _record(
+        "celery.app.trace",
+        "Task %(name)s[%(id)s] succeeded",
+        {"name": "customers.recompute_all_health", "id": "2"},
+    )
+    assert quiet.filter(nightly) and nightly.levelname == "INFO"
+    delivery = _record(
+        "celery.app.trace",
+        "Task %(name)s[%(id)s] succeeded",
+        {"name": "webhooks.attempt_deliveries", "id": "3"},
+    )
+    assert quiet.filter(delivery)
+
+
+def test_a_requested_stop_of_the_processes_is_not_an_error(monkeypatch):
+    def interrupted(argv):
+        raise SystemExit(130)
+
+    monkeypatch.setattr(procfile.command, "main", interrupted)
+    assert procfile.main(["-f", "Procfile"]) == 0
+
+    def crashed(argv):
+        raise SystemExit(1)
+
+    monkeypatch.setattr(procfile.command, "main", crashed)
+    assert procfile.main(["-f", "Procfile"]) == 1
+
+
+def test_procfile_runs_gunicorn_with_its_config_and_every_process_execs():
+    lines = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
+    assert all(": exec " in line for line in lines)
+    assert "--config gunicorn.conf.py" in next(line for line in lines if line.startswith("web:"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _raw_request(port: int, request: bytes) -> tuple[bytes, bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return head, body
+
+
+@pytest.fixture
+def gunicorn_port(tmp_path):
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "csintegration.wsgi",
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_gunicorn_answers_its_own_refusals_with_problem_json(gunicorn_port):
+    long_line = (
+        b"GET /api/v1/cs-integration/customers?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    head, body = _raw_request(gunicorn_port, long_line)
+    assert head.startswith(b"HTTP/1.1 414")
+    assert b"Content-Type: application/problem+json" in head
+    problem = json.loads(body)
+    assert problem["status"] == 414 and problem["type"].endswith("uri-too-long") and problem["request_id"]
+
+    head, body = _raw_request(gunicorn_port, b"NOT A REQUEST\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and json.loads(body)["status"] == 400
