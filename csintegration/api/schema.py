@@ -4,11 +4,11 @@ and the ``Idempotency-Key`` header on every POST."""
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from .exceptions import PROBLEM_CONTENT_TYPE
+from .idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from .permissions import required_scope_for
 
 
@@ -51,7 +51,7 @@ class PlatformAutoSchema(AutoSchema):
             parameters.append(
                 OpenApiParameter(
                     "Idempotency-Key",
-                    OpenApiTypes.STR,
+                    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN},
                     OpenApiParameter.HEADER,
                     required=False,
                     description=(
