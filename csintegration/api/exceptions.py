@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -85,6 +86,14 @@ class Problem(exceptions.APIException):
         self.extra = extra
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+    def __init__(self, limit: int | None = None) -> None:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if limit is None else limit
+        super().__init__(f"The request body is larger than {limit} bytes.")
+
+
 def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     """Turn DRF's nested ``get_full_details()`` into ``[{"field": "a.b.0.c", "code", "message"}]``."""
     if isinstance(detail, dict) and set(detail) == {"message", "code"}:
@@ -124,6 +133,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     request = context.get("request")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, RequestDataTooBig):  # the body was read (digest, idempotency) before parsing
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError("The request could not be understood.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
 
@@ -161,6 +174,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     else:
         slug = {
             exceptions.ParseError: "malformed-request",
+            PayloadTooLarge: "payload-too-large",
             exceptions.NotAuthenticated: "not-authenticated",
             exceptions.AuthenticationFailed: "invalid-token",
         }.get(type(exc))
@@ -174,6 +188,9 @@ def _django_problem(request: HttpRequest, status_code: int, detail: str) -> Json
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _django_problem(request, 413, f"The request body is larger than {limit} bytes.")
     return _django_problem(request, 400, "The request could not be understood.")
 
 
