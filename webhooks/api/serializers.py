@@ -3,6 +3,7 @@
 from django.utils import timezone
 from rest_framework import serializers
 
+from csintegration.api.datetimes import RFC3339DateTimeField
 from csintegration.events.models import EventType
 
 from .. import services
@@ -127,7 +128,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 class ReplayRequestSerializer(serializers.Serializer):
-    since = serializers.DateTimeField(help_text="Replay the failed deliveries created at or after this time")
+    since = RFC3339DateTimeField(help_text="Replay the failed deliveries created at or after this time")
 
     def validate_since(self, value):
         if value > timezone.now():

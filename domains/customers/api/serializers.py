@@ -9,6 +9,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from csintegration.api.datetimes import RFC3339DateTimeField
+
 from ..models import (
     MEASURE_BOUNDS,
     PAYMENT_STATUS_VALUES,
@@ -207,7 +209,7 @@ class SignalValuesSerializer(serializers.Serializer):
 
 class SignalsRequestSerializer(serializers.Serializer):
     signals = SignalValuesSerializer()
-    observed_at = serializers.DateTimeField(
+    observed_at = RFC3339DateTimeField(
         required=False, validators=[_not_in_future], help_text="When the values were observed (default: now)"
     )
 
@@ -345,7 +347,7 @@ class HealthChangeRequestSerializer(serializers.Serializer):
         required=False,
         default=list,
     )
-    timestamp = serializers.DateTimeField(
+    timestamp = RFC3339DateTimeField(
         required=False, validators=[_not_in_future], help_text="When the change happened (default: now)"
     )
 
