@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "csintegration.api.middleware.RequestIdMiddleware",
+    "csintegration.api.middleware.ProblemFallbackMiddleware",
     "csintegration.audit.middleware.AuditMiddleware",
     "csintegration.api.ratelimit.InFlightMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -299,6 +300,8 @@ CELERY_BEAT_SCHEDULE["audit-prune-api-calls"] = {
     "task": "audit.prune_api_calls",
     "schedule": crontab(hour=3, minute=41),
 }
+# The authorization-code flow signs users in through the admin's login: password and TOTP code.
+LOGIN_URL = "admin:login"
 # Admin: a TOTP second factor (django-otp) and lockout after repeated failed logins (django-axes).
 AUTHENTICATION_BACKENDS = [
     "csintegration.adminsite.backends.LockoutBackend",

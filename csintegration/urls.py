@@ -5,7 +5,6 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from csintegration.api.health import HealthView
-from csintegration.auth.views import IntrospectTokenView
 
 handler400 = "csintegration.api.exceptions.bad_request"
 handler403 = "csintegration.api.exceptions.permission_denied"
@@ -24,8 +23,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
-    # Before DOT's routes: a client introspects its own tokens only (csintegration/auth/views.py).
-    path("o/introspect/", IntrospectTokenView.as_view(), name="token-introspection"),
-    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("o/", include("csintegration.auth.urls", namespace="oauth2_provider")),
     path("admin/", admin.site.urls),
 ]

@@ -182,9 +182,13 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return problem_response(body, headers)
 
 
-def _django_problem(request: HttpRequest, status_code: int, detail: str) -> JsonResponse:
+def problem_json_response(request: HttpRequest, status_code: int, detail: str) -> JsonResponse:
+    """A problem document outside DRF (Django handlers, middleware)."""
     body = problem_body(request, status_code=status_code, detail=detail)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+_django_problem = problem_json_response
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -32,3 +32,36 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id.get()
         return True
+
+
+_JSON_TYPES = ("application/json", "application/problem+json")
+_KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "Cache-Control")
+
+
+class ProblemFallbackMiddleware:
+    """An error under ``/api/`` or ``/o/`` that some view answered without JSON (Django's bare 405 from
+    a view that does not take the method, e.g. ``GET /o/token/``) becomes a problem document, so no
+    HTML or empty error body ever reaches a client of the API (CONTRACT.md §3). OAuth's own JSON errors
+    (``{"error": "invalid_client"}``) are left as RFC 6749 defines them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path.startswith(("/api/", "/o/"))
+            or response.get("Content-Type", "").startswith(_JSON_TYPES)
+        ):
+            return response
+        from .exceptions import problem_json_response
+
+        detail = {
+            405: f"{request.method} is not allowed here; allowed: {response.get('Allow', 'none')}.",
+        }.get(response.status_code, "The request could not be served.")
+        problem = problem_json_response(request, response.status_code, detail)
+        for name in _KEPT_HEADERS:
+            if response.has_header(name):
+                problem[name] = response[name]
+        return problem
