@@ -376,6 +376,14 @@ CELERY_BEAT_SCHEDULE["clear-expired-tokens"] = {
     "task": "auth.clear_expired_tokens",
     "schedule": crontab(minute="*/15"),
 }
+# Client authentication at /o/ (csintegration/clients/auth_guard.py): failed attempts are throttled
+# per client id and per address, secret hashing has a bounded share of the CPU, and a client (per user,
+# for user-facing apps) holds at most this many live access tokens, its oldest revoked past it (0: no bound).
+OAUTH_FAILED_AUTH_PER_CLIENT = env.str("OAUTH_FAILED_AUTH_PER_CLIENT", default="10/minute")
+OAUTH_FAILED_AUTH_PER_ADDRESS = env.str("OAUTH_FAILED_AUTH_PER_ADDRESS", default="30/minute")
+OAUTH_SECRET_CHECKS_AT_ONCE = env.int("OAUTH_SECRET_CHECKS_AT_ONCE", default=2)
+OAUTH_SECRET_CHECK_WAIT_SECONDS = env.float("OAUTH_SECRET_CHECK_WAIT_SECONDS", default=0.2)
+OAUTH_MAX_LIVE_TOKENS_PER_CLIENT = env.int("OAUTH_MAX_LIVE_TOKENS_PER_CLIENT", default=100)
 # Request signing (RFC 9421): how far a signature's "created" may be from the server's clock, in seconds.
 SIGNATURE_MAX_AGE_SECONDS = env.int("SIGNATURE_MAX_AGE_SECONDS", default=300)
 
