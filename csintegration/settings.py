@@ -225,6 +225,8 @@ SPECTACULAR_SETTINGS = {
         "needs. Errors are `application/problem+json` (RFC 9457)."
     ),
     "VERSION": "1.0.0",
+    # OpenAPI 3.1 is JSON Schema 2020-12, which can say what the API refuses (e.g. ``propertyNames``).
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],

@@ -45,9 +45,9 @@ SCHEMA = {
 
 def parse_rfc3339(value: str) -> datetime | None:
     """The instant ``value`` names, in UTC, or None if it is not a strict RFC 3339 time."""
-    if not isinstance(value, str) or not _STRICT.match(value):
+    if not isinstance(value, str) or not _STRICT.fullmatch(value):
         return None
-    parts = _RFC3339.match(value)
+    parts = _RFC3339.fullmatch(value)
     if parts is None:  # pragma: no cover - _STRICT implies it
         return None
     offset = parts["offset"]

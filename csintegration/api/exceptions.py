@@ -10,11 +10,15 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
+
+#: Django's message when ``save(update_fields=…)`` finds its row gone
+_ROW_VANISHED = "Save with update_fields did not affect any rows."
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -133,6 +137,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     request = context.get("request")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DatabaseError) and str(exc) == _ROW_VANISHED:
+        # The row was deleted by a concurrent request between this one's read and its write.
+        exc = exceptions.NotFound("The resource was deleted while this request was being processed.")
     elif isinstance(exc, RequestDataTooBig):  # the body was read (digest, idempotency) before parsing
         exc = PayloadTooLarge()
     elif isinstance(exc, SuspiciousOperation):

@@ -55,7 +55,7 @@ def _fingerprint(request) -> str:
 
 def claim(request, key: str) -> IdempotencyRecord:
     """Claim ``key`` for this request, or raise a replay / a 409 / a 422."""
-    if not (len(key) <= MAX_KEY_LENGTH and _KEY_RE.match(key)):
+    if not (len(key) <= MAX_KEY_LENGTH and _KEY_RE.fullmatch(key)):
         raise Problem(
             400,
             "invalid-idempotency-key",

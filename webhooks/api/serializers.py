@@ -1,6 +1,7 @@
 """Representations of webhook endpoints, deliveries and attempts."""
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from csintegration.api.datetimes import RFC3339DateTimeField
@@ -12,10 +13,22 @@ from ..models import ALL_EVENTS, Attempt, Delivery, DisabledReason, WebhookEndpo
 EVENT_CHOICES = [ALL_EVENTS, *EventType.values]
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string", "enum": [ALL_EVENTS]}, "minItems": 1},
+            {"type": "array", "items": {"type": "string", "enum": list(EventType.values)}, "minItems": 1},
+        ]
+    }
+)
+class EventTypesField(serializers.ListField):
+    """``["*"]``, or one or more event types (repeats are ignored)."""
+
+
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     """An endpoint as listed and read: never its secret."""
 
-    events = serializers.ListField(
+    events = EventTypesField(
         child=serializers.CharField(max_length=64),
         source="event_types",
         help_text=f'Event types to receive, or ["*"] for all. One of: {", ".join(EVENT_CHOICES)}',

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from csintegration.api.datetimes import RFC3339DateTimeField
+from csintegration.api.fields import StrictDecimalField
 
 from ..models import (
     MEASURE_BOUNDS,
@@ -63,8 +64,12 @@ class CustomerSerializer(serializers.Serializer):
     customer_id = serializers.CharField(required=False, max_length=64, validators=[customer_id_validator])
     name = serializers.CharField(max_length=200)
     segment = serializers.ChoiceField(choices=Segment.choices, required=False)
-    arr = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0, required=False, help_text="Annual recurring revenue"
+    arr = StrictDecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="Annual recurring revenue (rounded to cents)",
     )
     success_manager = serializers.EmailField(required=False, allow_blank=True)
     health_score = serializers.IntegerField(min_value=0, max_value=100, required=False)
@@ -84,6 +89,20 @@ class CustomerSerializer(serializers.Serializer):
         return value
 
 
+class CustomerUpdateSerializer(CustomerSerializer):
+    """A customer as PUT and PATCH take it: the id is the path's; a body naming another id is refused."""
+
+    customer_id = serializers.CharField(read_only=True)
+
+    def to_internal_value(self, data):
+        current = getattr(self.instance, "customer_id", None)
+        if isinstance(data, dict) and "customer_id" in data and data["customer_id"] != current:
+            raise serializers.ValidationError(
+                {"customer_id": ["The customer id cannot be changed."]}, code="immutable"
+            )
+        return super().to_internal_value(data)
+
+
 class CustomerBulkRequestSerializer(serializers.Serializer):
     customers = serializers.ListField(
         child=serializers.DictField(),
@@ -96,7 +115,7 @@ class CustomerBulkRequestSerializer(serializers.Serializer):
 class CustomerBulkRequestDocSerializer(serializers.Serializer):
     """The documented shape of the bulk body (records are validated one by one at run time)."""
 
-    customers = CustomerSerializer(many=True, min_length=1, max_length=MAX_BULK_RECORDS)
+    customers = serializers.ListField(child=CustomerSerializer(), min_length=1, max_length=MAX_BULK_RECORDS)
 
 
 class BulkErrorSerializer(serializers.Serializer):
@@ -183,6 +202,8 @@ def _measure_field(measure: str) -> serializers.Field:
 class SignalValuesSerializer(serializers.Serializer):
     """The latest values of one or more signals; any other name is refused."""
 
+    openapi_schema_extra = {"minProperties": 1, "additionalProperties": False}
+
     adoption_rate = _measure_field(Measure.ADOPTION_RATE)
     engagement = _measure_field(Measure.ENGAGEMENT)
     nps = _measure_field(Measure.NPS)
@@ -228,7 +249,9 @@ class SignalsBulkRequestSerializer(serializers.Serializer):
 
 
 class SignalsBulkRequestDocSerializer(serializers.Serializer):
-    items = SignalsBulkItemSerializer(many=True, min_length=1, max_length=MAX_SIGNAL_ITEMS)
+    items = serializers.ListField(
+        child=SignalsBulkItemSerializer(), min_length=1, max_length=MAX_SIGNAL_ITEMS
+    )
 
 
 class BreakdownEntrySerializer(serializers.Serializer):

@@ -1,7 +1,6 @@
 """Customer endpoints under ``/api/v1/cs-integration/customers``."""
 
 from django.db import IntegrityError
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
@@ -21,6 +20,7 @@ from .serializers import (
     CustomerBulkResponseSerializer,
     CustomerHealthSerializer,
     CustomerSerializer,
+    CustomerUpdateSerializer,
     HealthChangeRequestSerializer,
     HealthChangeResponseSerializer,
     SignalsBulkItemSerializer,
@@ -52,6 +52,11 @@ class CustomerViewSet(PlatformModelViewSet):
     lookup_field = "customer_id"
     lookup_value_regex = r"cust_[A-Za-z0-9_-]+"
     signature_required_actions = ("destroy", "bulk")
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return CustomerUpdateSerializer
+        return CustomerSerializer
 
     def get_queryset(self):
         return selectors.customer_list()
@@ -234,7 +239,7 @@ class HealthChangeEventView(PlatformAPIView):
     parameters=[
         OpenApiParameter(
             "history_limit",
-            OpenApiTypes.INT,
+            {"type": "integer", "minimum": 0, "maximum": MAX_HISTORY},
             description=f"How many recent scores to return, 0 to {MAX_HISTORY} (default {DEFAULT_HISTORY})",
         )
     ],
@@ -247,6 +252,7 @@ class CustomerHealthView(PlatformAPIView):
     the most recent scores."""
 
     scope_area = "customers"
+    query_parameters = ("history_limit",)
 
     def get(self, request, customer_id: str):
         raw = request.query_params.get("history_limit", str(DEFAULT_HISTORY))
