@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -146,6 +146,21 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.ParseError("The request could not be understood.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+
+    from .db_retry import connection_dropped  # late: it imports the database layer
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        dropped = connection_dropped(exc)
+        if request is not None and dropped:
+            request._request._database_connection_dropped = True  # db_retry may run the request again
+        logger.warning("Database unavailable (%s): %s", "connection dropped" if dropped else "error", exc)
+        exc = Problem(
+            503,
+            "database-unavailable",
+            "The database is briefly unavailable; retry shortly.",
+            title="Service unavailable",
+            headers={"Retry-After": "1"},
+        )
 
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error in API view", exc_info=exc)

@@ -13,7 +13,7 @@ import logging
 import re
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -111,10 +111,18 @@ def claim(request, key: str) -> IdempotencyRecord:
 
 def release(record: IdempotencyRecord) -> None:
     """Give the key up, so that a retry runs the request again."""
-    try:
-        IdempotencyRecord.objects.filter(pk=record.pk).delete()
-    except Exception:  # the database is gone: the claim expires after STALE_CLAIM instead
-        logger.exception("Could not release Idempotency-Key %s", record.key)
+    for attempt in range(2):
+        try:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == 0 and not connection.in_atomic_block:
+                connection.close()  # the request's connection dropped: once more on a fresh one
+                continue
+            logger.exception("Could not release Idempotency-Key %s", record.key)
+        except Exception:  # the claim then expires after STALE_CLAIM
+            logger.exception("Could not release Idempotency-Key %s", record.key)
+        return
 
 
 def complete(record: IdempotencyRecord, response: Response) -> None:
