@@ -47,6 +47,21 @@ class ProblemFallbackMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    def process_exception(self, request, exception):
+        """A database outage under a view outside DRF (``/o/token/``) is a 503 to retry, not a 500."""
+        from django.db import InterfaceError, OperationalError
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        from django.db import connection
+
+        from .exceptions import problem_json_response
+
+        connection.close_if_unusable_or_obsolete()
+        problem = problem_json_response(request, 503, "The database is briefly unavailable; retry shortly.")
+        problem["Retry-After"] = "1"
+        return problem
+
     def __call__(self, request):
         response = self.get_response(request)
         if (

@@ -5,6 +5,7 @@ and is otherwise a 503 with ``Retry-After``, never a 500."""
 import psycopg
 import pytest
 from django.db import connection
+from django.test import Client
 
 from csintegration.api.models import IdempotencyRecord
 from domains.customers.models import Customer
@@ -77,3 +78,23 @@ def test_a_write_that_already_wrote_is_a_503_with_retry_after(client):
     assert IdempotencyRecord.objects.filter(key="half-1", state="completed").count() == 0
     again = client.post(CUSTOMERS, {"name": "Half"}, format="json", HTTP_IDEMPOTENCY_KEY="half-1")
     assert again.status_code == 201, again.content
+
+
+def test_the_token_endpoint_answers_503_not_500(make_integration_client, monkeypatch):
+    from django.db import OperationalError
+    from oauth2_provider.views import TokenView
+
+    from tests.conftest import basic_auth
+
+    credentials = make_integration_client()
+
+    def database_down(self, request, *args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(TokenView, "post", database_down)
+    client = Client(raise_request_exception=False)
+    response = client.post(
+        "/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic_auth(credentials)
+    )
+    assert response.status_code == 503 and response["Retry-After"] == "1"
+    assert response["Content-Type"] == "application/problem+json"
