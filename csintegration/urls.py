@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from csintegration.api.health import HealthView
@@ -19,6 +20,8 @@ cs_integration = [
 ]
 
 urlpatterns = [
+    # The site's root (and the admin's "View site") is the API's documentation.
+    path("", RedirectView.as_view(pattern_name="swagger-ui", permanent=False), name="home"),
     path("api/v1/cs-integration/", include((cs_integration, "cs-integration"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
