@@ -1,4 +1,5 @@
-"""gunicorn settings of the ``web`` process (Procfile); command-line options override them.
+"""gunicorn settings of the ``web`` process (Procfile); command-line options override them, and gunicorn
+reads this file whenever it is started from the project's folder.
 
 Requests that gunicorn refuses itself, before Django sees them (a request line or header over the
 limits, a malformed request), are answered with an ``application/problem+json`` document like every
@@ -15,7 +16,6 @@ bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 threads = int(os.environ.get("WEB_THREADS", "8"))
 worker_class = "gthread"
-accesslog = "-"
 # Ctrl-C under `make run` and a rolling deploy wait this long for requests in flight.
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "15"))
 # gunicorn's maximum (8190 bytes) for the request line and each header, so that long query strings

@@ -6,6 +6,7 @@ import re
 import uuid
 
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+shed_logger = logging.getLogger("csintegration.api.shed")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
@@ -64,6 +65,13 @@ class ProblemFallbackMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        if response.status_code == 503 and response.has_header("Retry-After"):
+            # Deliberate shedding (overload, busy secret checks, a database blip), not a server error:
+            # Django would log each one at ERROR and mail it to ADMINS, one email per refused request.
+            response._has_been_logged = True
+            shed_logger.warning(
+                "Shed %s %s with 503: Retry-After %s", request.method, request.path, response["Retry-After"]
+            )
         if (
             response.status_code < 400
             or not request.path.startswith(("/api/", "/o/"))

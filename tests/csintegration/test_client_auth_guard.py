@@ -86,7 +86,9 @@ def test_a_repeated_wrong_secret_is_not_hashed_again(make_integration_client, co
     assert _token_request(credentials.client.client_id, credentials.client_secret, address).status_code == 200
 
 
-def test_when_every_hashing_slot_is_taken_the_check_is_refused_at_once(make_integration_client, settings):
+def test_when_every_hashing_slot_is_taken_the_check_is_refused_at_once(
+    make_integration_client, settings, mailoutbox
+):
     settings.OAUTH_SECRET_CHECKS_AT_ONCE = 2
     settings.OAUTH_SECRET_CHECK_WAIT_SECONDS = 0.01
     credentials = make_integration_client()
@@ -99,6 +101,7 @@ def test_when_every_hashing_slot_is_taken_the_check_is_refused_at_once(make_inte
         semaphore.release()
     assert busy.status_code == 503 and busy["Retry-After"] == "1"
     assert busy.json()["error"] == "temporarily_unavailable"
+    assert mailoutbox == []  # a refusal, not a server error: no email to the operators per request
     assert (
         _token_request(credentials.client.client_id, credentials.client_secret, _address()).status_code == 200
     )
