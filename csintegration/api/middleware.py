@@ -1,9 +1,14 @@
-"""Request ids: every response carries ``X-Request-ID``; a well-formed inbound id is echoed."""
+"""Request ids (every response carries ``X-Request-ID``; a well-formed inbound id is echoed), and the
+problem+json fallback for errors answered outside DRF."""
 
 import contextvars
 import logging
 import re
 import uuid
+
+from django.db import InterfaceError, OperationalError, connection
+
+from .exceptions import problem_json_response
 
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 shed_logger = logging.getLogger("csintegration.api.shed")
@@ -50,14 +55,8 @@ class ProblemFallbackMiddleware:
 
     def process_exception(self, request, exception):
         """A database outage under a view outside DRF (``/o/token/``) is a 503 to retry, not a 500."""
-        from django.db import InterfaceError, OperationalError
-
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        from django.db import connection
-
-        from .exceptions import problem_json_response
-
         connection.close_if_unusable_or_obsolete()
         problem = problem_json_response(request, 503, "The database is briefly unavailable; retry shortly.")
         problem["Retry-After"] = "1"
@@ -78,8 +77,6 @@ class ProblemFallbackMiddleware:
             or response.get("Content-Type", "").startswith(_JSON_TYPES)
         ):
             return response
-        from .exceptions import problem_json_response
-
         detail = {
             405: f"{request.method} is not allowed here; allowed: {response.get('Allow', 'none')}.",
         }.get(response.status_code, "The request could not be served.")
