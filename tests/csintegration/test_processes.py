@@ -3,6 +3,7 @@ gunicorn's own refusals are problem documents."""
 
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -10,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from csintegration import procfile
 from csintegration.logging_filters import QuietHousekeepingFilter
@@ -18,13 +18,26 @@ from csintegration.logging_filters import QuietHousekeepingFilter
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_filesystem_broker_keeps_its_control_files_under_var():
-    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        pytest.skip("the Redis broker has no control folder")
-    control = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"])
-    assert control.is_relative_to(settings.VAR_DIR)
+def test_the_filesystem_broker_keeps_its_control_files_under_var(tmp_path):
+    """On the embedded defaults (in a process of its own, whatever this run's broker is)."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL"}
+    }
+    environment.update(VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="csintegration.settings")
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT_OPTIONS]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    broker_url, options = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(options["control_folder"]).is_relative_to(tmp_path)
     # kombu warns "No hostname was supplied" for a URL without one.
-    assert settings.CELERY_BROKER_URL.startswith("filesystem://localhost")
+    assert broker_url.startswith("filesystem://localhost")
 
 
 def _record(logger: str, message: str, args) -> logging.LogRecord:
