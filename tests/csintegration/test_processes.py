@@ -4,6 +4,7 @@ gunicorn's own refusals are problem documents."""
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -153,3 +154,59 @@ def test_gunicorn_answers_its_own_refusals_with_problem_json(gunicorn_port):
 
     head, body = _raw_request(gunicorn_port, b"NOT A REQUEST\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and json.loads(body)["status"] == 400
+
+
+SLOW_TO_STOP = """
+import pathlib, signal, subprocess, sys, time
+marker = pathlib.Path(sys.argv[1])
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+def stop(*_):
+    time.sleep(6)  # longer than honcho's own 5 s before SIGKILL; a worker finishing its task
+    child.terminate()
+    child.wait()
+    marker.write_text("stopped by its own handler")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+marker.with_suffix(".ready").write_text("ready")
+time.sleep(120)
+"""
+
+
+def test_ctrl_c_lets_each_process_stop_itself_and_is_not_an_error(tmp_path):
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_TO_STOP)
+    marker = tmp_path / "stopped"
+    # honcho's clock to SIGKILL starts when the first process has stopped: here the quick one.
+    (tmp_path / "Procfile").write_text(
+        f"quick: exec {sys.executable} -c 'import time; time.sleep(120)'\n"
+        f"slow: exec {sys.executable} {script} {marker}\n"
+    )
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "csintegration.procfile",
+            "-f",
+            str(tmp_path / "Procfile"),
+            "-d",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env={key: value for key, value in os.environ.items() if key != "PROCFILE_STOP_SECONDS"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.with_suffix(".ready").exists():
+            assert time.monotonic() < deadline and launcher.poll() is None, launcher.stdout.read()
+            time.sleep(0.1)
+        launcher.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process group's leader
+        output = launcher.communicate(timeout=60)[0].decode()
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 0, output
+    assert marker.read_text() == "stopped by its own handler", output
+    assert "SIGKILL" not in output
