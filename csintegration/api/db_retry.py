@@ -9,6 +9,7 @@ done nothing that a second run could repeat). ``CONN_HEALTH_CHECKS`` already rep
 that died between requests; this covers one that dies during a request.
 """
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connection
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -40,7 +41,10 @@ class ConnectionRetryMixin:
 
     def dispatch(self, request, *args, **kwargs):
         if request.method not in SAFE_METHODS:
-            request.body  # noqa: B018  (kept in memory, so that a second run can read the body again)
+            try:
+                request.body  # noqa: B018  (kept in memory, so that a second run can read the body again)
+            except RequestDataTooBig:
+                pass  # answered 413 by the view's parser, like any other bad body
         tracker = _WriteTracker()
         with connection.execute_wrapper(tracker):
             response = super().dispatch(request, *args, **kwargs)

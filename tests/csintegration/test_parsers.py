@@ -19,12 +19,13 @@ def _assert_problem(response, status: int) -> dict:
 
 
 @pytest.mark.parametrize("idempotency_key", [None, "big-1"])
-def test_a_body_over_the_limit_is_413(api, settings, idempotency_key):
+def test_a_body_over_the_limit_is_413(api, settings, idempotency_key, mailoutbox):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key else {}
     body = json.dumps({"name": "x" * 2000})
     problem = _assert_problem(_post(api(), CUSTOMERS, body, **headers), 413)
     assert problem["type"].endswith("payload-too-large")
+    assert mailoutbox == []  # a client's mistake, not an incident to mail to the operators
 
 
 def test_a_form_over_the_limit_is_413_outside_the_api_views_too(client, settings):
