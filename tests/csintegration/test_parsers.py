@@ -28,7 +28,7 @@ def test_a_body_over_the_limit_is_413(api, settings, idempotency_key, mailoutbox
     assert mailoutbox == []  # a client's mistake, not an incident to mail to the operators
 
 
-def test_a_form_over_the_limit_is_413_outside_the_api_views_too(client, settings):
+def test_a_form_over_the_limit_is_413_outside_the_api_views_too(client, settings, mailoutbox):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = client.post(
         "/o/token/",
@@ -36,6 +36,7 @@ def test_a_form_over_the_limit_is_413_outside_the_api_views_too(client, settings
         content_type="application/x-www-form-urlencoded",
     )
     _assert_problem(response, 413)
+    assert mailoutbox == []
 
 
 def test_deeply_nested_documents_are_400(api):
