@@ -28,7 +28,8 @@ seed: migrate
 run: seed
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	rm -rf var/metrics
-	$(BIN)/honcho start -f Procfile
+	@# On Ctrl-C the launcher gives every process time to stop and exits 0 (csintegration/procfile.py).
+	$(PY) -m csintegration.procfile -f Procfile
 
 test: $(VENV)/.requirements-dev
 	$(BIN)/pytest

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from here, not from a CDN
     "oauth2_provider",
     "django_celery_beat",
     "django_otp",
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "csintegration.api.middleware.RequestIdMiddleware",
     "csintegration.observability.middleware.ObservabilityMiddleware",
+    "csintegration.api.middleware.ProblemFallbackMiddleware",
     "csintegration.audit.middleware.AuditMiddleware",
     "csintegration.api.ratelimit.InFlightMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -144,14 +146,19 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# The filesystem transport ignores the host, but kombu warns "No hostname was supplied" at every
+# connection when the URL has none; "localhost" names the local machine, which is what it is.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery" / "broker"
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    (_broker_dir / "control").mkdir(exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        # The exchange tables; kombu's default is ./control, i.e. wherever the process was started.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         # A worker whose prefetch is full sleeps this long before it looks again (1 s by default,
         # which caps a worker at about one task per second per process with late acks).
@@ -203,7 +210,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["csintegration.api.ratelimit.ClientRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["csintegration.api.parsers.StrictJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "csintegration.api.filters.StrictOrderingFilter",
@@ -227,10 +234,16 @@ SPECTACULAR_SETTINGS = {
         "needs. Errors are `application/problem+json` (RFC 9457)."
     ),
     "VERSION": "1.0.0",
+    # OpenAPI 3.1 is JSON Schema 2020-12, which can say what the API refuses (e.g. ``propertyNames``).
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/docs/ and /api/redoc/ load their pinned assets from this server, so they work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1/",
     "ENUM_NAME_OVERRIDES": {},
     "POSTPROCESSING_HOOKS": [
@@ -302,6 +315,8 @@ CELERY_BEAT_SCHEDULE["audit-prune-api-calls"] = {
     "task": "audit.prune_api_calls",
     "schedule": crontab(hour=3, minute=41),
 }
+# The authorization-code flow signs users in through the admin's login: password and TOTP code.
+LOGIN_URL = "admin:login"
 # Admin: a TOTP second factor (django-otp) and lockout after repeated failed logins (django-axes).
 AUTHENTICATION_BACKENDS = [
     "csintegration.adminsite.backends.LockoutBackend",
@@ -376,6 +391,14 @@ CELERY_BEAT_SCHEDULE["clear-expired-tokens"] = {
     "task": "auth.clear_expired_tokens",
     "schedule": crontab(minute="*/15"),
 }
+# Client authentication at /o/ (csintegration/clients/auth_guard.py): failed attempts are throttled
+# per client id and per address, secret hashing has a bounded share of the CPU, and a client (per user,
+# for user-facing apps) holds at most this many live access tokens, its oldest revoked past it (0: no bound).
+OAUTH_FAILED_AUTH_PER_CLIENT = env.str("OAUTH_FAILED_AUTH_PER_CLIENT", default="10/minute")
+OAUTH_FAILED_AUTH_PER_ADDRESS = env.str("OAUTH_FAILED_AUTH_PER_ADDRESS", default="30/minute")
+OAUTH_SECRET_CHECKS_AT_ONCE = env.int("OAUTH_SECRET_CHECKS_AT_ONCE", default=2)
+OAUTH_SECRET_CHECK_WAIT_SECONDS = env.float("OAUTH_SECRET_CHECK_WAIT_SECONDS", default=0.2)
+OAUTH_MAX_LIVE_TOKENS_PER_CLIENT = env.int("OAUTH_MAX_LIVE_TOKENS_PER_CLIENT", default=100)
 # Request signing (RFC 9421): how far a signature's "created" may be from the server's clock, in seconds.
 SIGNATURE_MAX_AGE_SECONDS = env.int("SIGNATURE_MAX_AGE_SECONDS", default=300)
 
@@ -432,6 +455,15 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 configure_structlog()
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# Housekeeping that runs every few seconds logs at DEBUG; a client's oversized body (answered 413) is a
+# log line, not an email to ADMINS per request.
+LOGGING["filters"] = {"quiet_housekeeping": {"()": "csintegration.logging_filters.QuietHousekeepingFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["quiet_housekeeping"]
+LOGGING["loggers"]["django.security.RequestDataTooBig"] = {
+    "handlers": ["console"],
+    "level": "WARNING",
+    "propagate": False,
+}
 # Prometheus metrics of every process (gunicorn workers, Celery workers) are kept in files here and
 # summed by GET …/metrics (prometheus-client's multiprocess mode).
 PROMETHEUS_MULTIPROC_DIR = Path(env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metrics")))

@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from csintegration.api.health import HealthView
-from csintegration.auth.views import IntrospectTokenView
 from csintegration.observability.views import MetricsView
 
 handler400 = "csintegration.api.exceptions.bad_request"
@@ -22,6 +22,8 @@ cs_integration = [
 ]
 
 urlpatterns = [
+    # The site's root (and the admin's "View site") is the API's documentation.
+    path("", RedirectView.as_view(pattern_name="swagger-ui", permanent=False), name="home"),
     path("api/v1/cs-integration/", include((cs_integration, "cs-integration"))),
     # One versioned API per domain (CONTRACT.md §7 and §9).
     path("api/v1/cs-marketing/", include("domains.marketing.api.urls")),
@@ -32,8 +34,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
-    # Before DOT's routes: a client introspects its own tokens only (csintegration/auth/views.py).
-    path("o/introspect/", IntrospectTokenView.as_view(), name="token-introspection"),
-    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("o/", include("csintegration.auth.urls", namespace="oauth2_provider")),
     path("admin/", admin.site.urls),
 ]

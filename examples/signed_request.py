@@ -57,9 +57,14 @@ def main(argv: list[str]) -> int:
     body = argv[2] if len(argv) == 3 else ""
     client_id, signing_secret = os.environ["CLIENT_ID"], os.environ["SIGNING_SECRET"]
     parts = urlsplit(url)
-    token = os.environ.get("TOKEN") or client_credentials_token(
-        f"{parts.scheme}://{parts.netloc}", client_id, os.environ["CLIENT_SECRET"]
-    )
+    try:
+        token = os.environ.get("TOKEN") or client_credentials_token(
+            f"{parts.scheme}://{parts.netloc}", client_id, os.environ["CLIENT_SECRET"]
+        )
+    except requests.RequestException as exc:  # a wrong secret, or no server: say so, no traceback
+        answer = getattr(exc, "response", None)
+        print(f"no token: {answer.status_code} {answer.text}" if answer is not None else f"no token: {exc}")
+        return 1
     headers = {"Authorization": f"Bearer {token}"}
     if body:
         headers["Content-Type"] = "application/json"

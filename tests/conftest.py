@@ -57,6 +57,13 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def failed_client_auth_not_throttled_per_address(settings):
+    """Every test client calls from 127.0.0.1, so the per-address window of failed client
+    authentications would carry over from test to test; the throttle has tests of its own."""
+    settings.OAUTH_FAILED_AUTH_PER_ADDRESS = "1000000/minute"
+
+
+@pytest.fixture(autouse=True)
 def audit_rows_written_per_call(settings):
     """Tests read a call's audit row right after it; the batched writer has tests of its own."""
     settings.AUDIT_BATCH_WRITES = False

@@ -2,6 +2,7 @@
 
 import django_filters
 
+from csintegration.api.datetimes import RFC3339DateTimeFilter
 from csintegration.api.filters import BooleanFilter, StrictFilterSet
 from csintegration.events.filters import event_type_choices
 
@@ -21,8 +22,8 @@ class DeliveryFilter(StrictFilterSet):
         choices=DeliveryStatus.choices, help_text="Repeat to match any of several states"
     )
     event_type = django_filters.MultipleChoiceFilter(choices=event_type_choices)
-    created_since = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte", help_text="ISO 8601 time; deliveries created since then"
+    created_since = RFC3339DateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="RFC 3339 time; deliveries created since then"
     )
 
     class Meta:

@@ -27,6 +27,7 @@ class PlatformAdminSite(OTPAdminSite):
     site_title = "CS Integration Hub admin"
     index_title = "Back-office"
     login_form = PlatformLoginForm
+    site_url = "/api/docs/"  # "View site": what this platform shows of itself is its API
 
     def __init__(self, name: str = "admin") -> None:
         # Keep the "admin" namespace, so reverse("admin:…") and the admin templates work unchanged.

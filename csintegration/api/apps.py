@@ -9,4 +9,6 @@ class ApiConfig(AppConfig):
     verbose_name = "API machinery"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the OpenAPI extensions)
+        from . import fields, schema, strict_bodies  # noqa: F401  (fields and schema register OpenAPI extensions)
+
+        strict_bodies.install()

@@ -90,7 +90,7 @@ def bulk_request_serializer(
     return type(
         f"{name}RequestSerializer",
         (serializers.Serializer,),
-        {bulk_field: item_serializer(many=True, min_length=1, max_length=max_items)},
+        {bulk_field: serializers.ListField(child=item_serializer(), min_length=1, max_length=max_items)},
     )
 
 

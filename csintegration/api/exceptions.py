@@ -9,11 +9,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
+
+#: Django's message when ``save(update_fields=…)`` finds its row gone
+_ROW_VANISHED = "Save with update_fields did not affect any rows."
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -85,6 +90,14 @@ class Problem(exceptions.APIException):
         self.extra = extra
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+    def __init__(self, limit: int | None = None) -> None:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if limit is None else limit
+        super().__init__(f"The request body is larger than {limit} bytes.")
+
+
 def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     """Turn DRF's nested ``get_full_details()`` into ``[{"field": "a.b.0.c", "code", "message"}]``."""
     if isinstance(detail, dict) and set(detail) == {"message", "code"}:
@@ -124,8 +137,30 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     request = context.get("request")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DatabaseError) and str(exc) == _ROW_VANISHED:
+        # The row was deleted by a concurrent request between this one's read and its write.
+        exc = exceptions.NotFound("The resource was deleted while this request was being processed.")
+    elif isinstance(exc, RequestDataTooBig):  # the body was read (digest, idempotency) before parsing
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError("The request could not be understood.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+
+    from .db_retry import connection_dropped  # late: it imports the database layer
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        dropped = connection_dropped(exc)
+        if request is not None and dropped:
+            request._request._database_connection_dropped = True  # db_retry may run the request again
+        logger.warning("Database unavailable (%s): %s", "connection dropped" if dropped else "error", exc)
+        exc = Problem(
+            503,
+            "database-unavailable",
+            "The database is briefly unavailable; retry shortly.",
+            title="Service unavailable",
+            headers={"Retry-After": "1"},
+        )
 
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error in API view", exc_info=exc)
@@ -161,6 +196,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     else:
         slug = {
             exceptions.ParseError: "malformed-request",
+            PayloadTooLarge: "payload-too-large",
             exceptions.NotAuthenticated: "not-authenticated",
             exceptions.AuthenticationFailed: "invalid-token",
         }.get(type(exc))
@@ -168,12 +204,19 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return problem_response(body, headers)
 
 
-def _django_problem(request: HttpRequest, status_code: int, detail: str) -> JsonResponse:
+def problem_json_response(request: HttpRequest, status_code: int, detail: str) -> JsonResponse:
+    """A problem document outside DRF (Django handlers, middleware)."""
     body = problem_body(request, status_code=status_code, detail=detail)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
+_django_problem = problem_json_response
+
+
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _django_problem(request, 413, f"The request body is larger than {limit} bytes.")
     return _django_problem(request, 400, "The request could not be understood.")
 
 

@@ -1,9 +1,13 @@
-"""Serializer fields every app shares: prefixed ids, and strict JSON numbers and labels."""
+"""Serializer fields every app shares, each read exactly as the OpenAPI document states: prefixed ids,
+strict JSON numbers, decimals and labels."""
 
+import decimal
 import math
 import re
+from decimal import Decimal
 
 from django.core.validators import RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from csintegration.ids import ID_MAX_LENGTH, id_pattern
@@ -63,3 +67,49 @@ class LabelField(serializers.CharField):
         kwargs.setdefault("max_length", 100)
         super().__init__(**kwargs)
         self.validators.append(label_validator)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A JSON number (never a string or a boolean) within ``min_value`` and the largest value that
+    ``max_digits``/``decimal_places`` hold, rounded half-even to ``decimal_places``.
+
+    A money amount sent with more decimals than it keeps (``12.345``, or a float's ``0.30000000000000004``)
+    is rounded rather than refused: the range is what the schema promises, and a client computing in
+    floating point cannot always send exactly two decimals.
+    """
+
+    default_error_messages = {"invalid": "A number is required (not a string)."}
+
+    def largest(self) -> Decimal:
+        return Decimal(10) ** (self.max_digits - self.decimal_places) - Decimal(10) ** -self.decimal_places
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if isinstance(data, float) and not math.isfinite(data):
+            self.fail("invalid")
+        value = Decimal(repr(data)) if isinstance(data, float) else Decimal(data)
+        if self.min_value is not None and value < Decimal(str(self.min_value)):
+            self.fail("min_value", min_value=self.min_value)
+        maximum = (
+            self.largest() if self.max_value is None else min(self.largest(), Decimal(str(self.max_value)))
+        )
+        if value > maximum:
+            self.fail("max_value", max_value=maximum)
+        return value.quantize(Decimal(10) ** -self.decimal_places, rounding=decimal.ROUND_HALF_EVEN)
+
+
+class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = StrictDecimalField
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        maximum = (
+            field.largest()
+            if field.max_value is None
+            else min(field.largest(), Decimal(str(field.max_value)))
+        )
+        schema = {"type": "number", "maximum": float(maximum)}
+        if field.min_value is not None:
+            schema["minimum"] = float(field.min_value)
+        return schema

@@ -1,5 +1,7 @@
 """Filter machinery shared by every list: filter sets and ordering that answer a bad value with a 400."""
 
+import re
+
 import django_filters
 from django import forms
 from rest_framework.exceptions import ValidationError
@@ -21,16 +23,41 @@ class StrictFilterSet(django_filters.FilterSet):
 
 
 class StrictOrderingFilter(OrderingFilter):
+    """``ordering=-arr,name``: exactly the documented fields, each once optionally prefixed with '-';
+    anything else (a blank value, an unknown field, ``--arr``, spaces) is a 400."""
+
+    @staticmethod
+    def _pattern(fields: list[str]) -> str:
+        one = f"-?({'|'.join(re.escape(field) for field in fields)})"
+        return f"^{one}(,{one})*$"
+
+    def _fields(self, queryset, view, request=None) -> list[str]:
+        return sorted(name for name, _ in self.get_valid_fields(queryset, view, {"request": request}))
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        fields = [field for field in getattr(view, "ordering_fields", None) or () if isinstance(field, str)]
+        if fields:
+            for parameter in parameters:
+                parameter["schema"] = {"type": "string", "pattern": self._pattern(fields)}
+                parameter["description"] = (
+                    "Comma-separated fields, each optionally prefixed with '-' for descending: "
+                    f"{', '.join(fields)}"
+                )
+        return parameters
+
     def get_ordering(self, request, queryset, view):
         params = request.query_params.get(self.ordering_param)
         if params is not None:
-            fields = [param.strip() for param in params.split(",")]
-            valid = {name for name, _ in self.get_valid_fields(queryset, view, {"request": request})}
-            invalid = [field or "''" for field in fields if field.lstrip("-") not in valid]
-            if invalid:
-                allowed = ", ".join(sorted(valid))
+            fields = self._fields(queryset, view, request)
+            if not fields or not re.fullmatch(self._pattern(fields), params):
                 raise ValidationError(
-                    {self.ordering_param: [f"Cannot order by {', '.join(invalid)}; use one of {allowed}."]}
+                    {
+                        self.ordering_param: [
+                            f"Cannot order by {params!r}; use comma-separated fields among "
+                            f"{', '.join(fields)}, each optionally prefixed with '-'."
+                        ]
+                    }
                 )
         return super().get_ordering(request, queryset, view)
 

@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from csintegration.encryption.fields import EncryptedTextField
+
 
 class IdempotencyRecord(models.Model):
     class State(models.TextChoices):
@@ -15,7 +17,10 @@ class IdempotencyRecord(models.Model):
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
     state = models.CharField(max_length=20, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    # The JSON of the first answer, encrypted: answers may carry secrets shown only once (a webhook's
+    # whsec_ secret at creation and rotation), which must not sit in clear beside their encrypted column.
+    response_body = EncryptedTextField(blank=True, default="")
+    response_content_type = models.CharField(max_length=100, blank=True, default="")
     response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

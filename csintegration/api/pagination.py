@@ -25,6 +25,8 @@ class CursorPagination(pagination.CursorPagination):
         return size
 
     def decode_cursor(self, request):
+        if request.query_params.get(self.cursor_query_param) == "":
+            raise ValidationError({"cursor": ["Invalid cursor."]}, code="invalid")
         try:
             return super().decode_cursor(request)
         except Exception as exc:  # DRF answers a bad cursor with 404; it is a bad parameter
@@ -35,4 +37,7 @@ class CursorPagination(pagination.CursorPagination):
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["schema"] = {"type": "string", "minLength": 1}
+                parameter["description"] = "Opaque: the `next` or `previous` link of the page before"
         return parameters

@@ -98,6 +98,21 @@ class ClientRateLimiter:
             REDIS_RETRY_AFTER_SECONDS,
         )
 
+    def test(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, float]:
+        """Whether one more request would be admitted, without counting one: (admitted, reset time)."""
+        limiter = self._redis_limiter()
+        if limiter is not None:
+            try:
+                return limiter.test(item, *identifiers), limiter.get_window_stats(
+                    item, *identifiers
+                ).reset_time
+            except Exception as exc:  # any storage failure: keep serving on per-process counts
+                self._redis_failed(exc)
+        with self._memory_lock:
+            return self._memory.test(item, *identifiers), self._memory.get_window_stats(
+                item, *identifiers
+            ).reset_time
+
     def hit(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, int, float]:
         """Consume one request: (admitted, remaining, reset time as a Unix timestamp)."""
         limiter = self._redis_limiter()
@@ -158,7 +173,8 @@ def _window_seconds(item: RateLimitItem) -> int:
 _parsed: dict[str, RateLimitItem] = {}
 
 
-def _quota_item(rate: str) -> RateLimitItem:
+def quota_item(rate: str) -> RateLimitItem:
+    """The parsed form of ``"N/second|minute|hour|day"``, cached."""
     item = _parsed.get(rate)
     if item is None:
         item = _parsed[rate] = parse(rate.replace(" ", ""))
@@ -202,7 +218,7 @@ class ClientRateThrottle(BaseThrottle):
         client = _client_of(request)
         if client is None:
             return True
-        item = _quota_item(client.quota_for(category))
+        item = quota_item(client.quota_for(category))
         admitted, remaining, reset_time = limiter.hit(item, client.client_id, category)
         reset_seconds = max(math.ceil(reset_time - time.time()), 0)
         # Kept on the Django request, where finalize_response and the audit log find it.

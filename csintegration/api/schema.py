@@ -2,13 +2,14 @@
 and the ``Idempotency-Key`` header on every POST."""
 
 from django.conf import settings
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from .exceptions import PROBLEM_CONTENT_TYPE
+from .idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from .permissions import required_scope_for
 
 
@@ -51,7 +52,7 @@ class PlatformAutoSchema(AutoSchema):
             parameters.append(
                 OpenApiParameter(
                     "Idempotency-Key",
-                    OpenApiTypes.STR,
+                    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN},
                     OpenApiParameter.HEADER,
                     required=False,
                     description=(
@@ -62,6 +63,28 @@ class PlatformAutoSchema(AutoSchema):
                 )
             )
         return parameters
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        # What a serializer refuses beyond its fields (no properties at all, unknown names), stated by
+        # the serializer itself as ``openapi_schema_extra``.
+        if direction == "request" and not getattr(serializer, "allow_unknown_fields", False):
+            schema = {**schema, "additionalProperties": False}  # strict_bodies.py refuses them
+        extra = getattr(serializer, "openapi_schema_extra", None)
+        if extra and direction == "request":
+            schema = {**schema, **extra}
+        return schema
+
+    def _is_signed(self) -> bool:
+        signed = getattr(self.view, "signature_required_actions", ()) or ()
+        return getattr(self.view, "action", None) in signed or self.method in signed
+
+    def get_extensions(self):
+        extensions = dict(super().get_extensions() or {})
+        if self._is_signed():
+            # Machine-readable for clients and test tools: the operation needs an RFC 9421 signature.
+            extensions["x-signature-required"] = True
+        return extensions
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
@@ -79,8 +102,7 @@ class PlatformAutoSchema(AutoSchema):
         scope = None if self._is_public() else required_scope_for(self.view, self.method)
         if scope:
             notes.append(f"Requires scope `{scope}`.")
-        signed = getattr(self.view, "signature_required_actions", ()) or ()
-        if getattr(self.view, "action", None) in signed or self.method in signed:
+        if self._is_signed():
             notes.append(
                 "This is a high-value operation: the request must carry an HTTP Message Signature "
                 "(RFC 9421) with `Content-Digest`, keyed by the client's signing secret."
@@ -121,6 +143,31 @@ class PlatformAutoSchema(AutoSchema):
         return responses
 
 
+class StrictFilterExtension(DjangoFilterExtension):
+    """django-filter parameters as the platform's filter sets read them: the bounds of a number filter
+    (``min_value``/``max_value``), the length of a text filter, and no blank value (StrictFilterSet)."""
+
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        extra = filter_field.extra
+        for parameter in parameters:
+            schema = parameter["schema"]
+            target = schema["items"] if schema.get("type") == "array" else schema
+            if "min_value" in extra:
+                target["minimum"] = extra["min_value"]
+            if "max_value" in extra:
+                target["maximum"] = extra["max_value"]
+            if extra.get("max_length"):
+                target["maxLength"] = extra["max_length"]
+            if target.get("type") == "string" and not {"enum", "format", "pattern"} & set(target):
+                target["minLength"] = 1
+        return parameters
+
+
 class PlatformOAuth2Scheme(OpenApiAuthenticationExtension):
     """Describes django-oauth-toolkit's bearer tokens with the scope each operation requires."""
 
@@ -151,9 +198,69 @@ class PlatformOAuth2Scheme(OpenApiAuthenticationExtension):
         }
 
 
+#: no string the API reads may hold NUL (parsers.py, query.py): PostgreSQL's text cannot
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+_HTTP_METHODS = ("get", "put", "patch", "delete", "post")
+
+
+def _strings_without_nul(node) -> None:
+    """Every free-form string schema says that NUL is refused (formats and patterns already say more)."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"enum", "format", "pattern"} & set(node):
+            node["pattern"] = NO_NUL_PATTERN
+        if node.get("type") == "object":  # nor may a key of a JSON object
+            node.setdefault("propertyNames", {"pattern": NO_NUL_PATTERN})
+        for value in node.values():
+            _strings_without_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _strings_without_nul(value)
+
+
+def _created_schema(operation: dict, components: dict) -> dict:
+    for code in ("201", "200", "202"):
+        content = operation.get("responses", {}).get(code, {}).get("content", {})
+        schema = content.get("application/json", {}).get("schema", {})
+        reference = schema.get("$ref", "")
+        if reference.startswith("#/components/schemas/"):
+            return components.get(reference.rsplit("/", 1)[1], {})
+    return {}
+
+
+def _add_links(result: dict) -> None:
+    """OpenAPI links from each create (``POST /things``) to the operations on the thing it created
+    (``/things/{thing_id}``), so that tools and readers can follow them: the id comes from the
+    response property named like the path parameter, or ``id``."""
+    components = result.get("components", {}).get("schemas", {})
+    paths = result["paths"]
+    for path, item in paths.items():
+        create = item.get("post")
+        if not isinstance(create, dict):
+            continue
+        properties = _created_schema(create, components).get("properties", {})
+        for other_path, other_item in paths.items():
+            head, _, parameter = other_path.rpartition("/")
+            if head != path or not (parameter.startswith("{") and parameter.endswith("}")):
+                continue
+            name = parameter[1:-1]
+            source = name if name in properties else "id" if "id" in properties else None
+            if source is None:
+                continue
+            code = next(code for code in ("201", "200", "202") if code in create["responses"])
+            links = create["responses"][code].setdefault("links", {})
+            for method in _HTTP_METHODS:
+                target = other_item.get(method)
+                if isinstance(target, dict) and "operationId" in target:
+                    links[target["operationId"]] = {
+                        "operationId": target["operationId"],
+                        "parameters": {name: f"$response.body#/{source}"},
+                    }
+
+
 def postprocess_schema(result, generator, request, public):
-    """Paths are documented without the tolerated trailing slash; public operations need no token; the
-    body of every registered event type is a component (what webhooks deliver)."""
+    """Paths are documented without the tolerated trailing slash; public operations need no token;
+    strings say that NUL is refused; creates link to the operations on what they created; the body of
+    every registered event type is a component (what webhooks deliver)."""
     from csintegration.events.types import event_types
 
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
@@ -172,4 +279,13 @@ def postprocess_schema(result, generator, request, public):
         for operation in path_item.values():
             if isinstance(operation, dict) and operation.get("security") == [{}]:
                 operation["security"] = []
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):  # request bodies (COMPONENT_SPLIT_REQUEST); answers may echo input
+            _strings_without_nul(component)
+    for path_item in result["paths"].values():
+        for operation in path_item.values():
+            if isinstance(operation, dict):
+                for parameter in operation.get("parameters", []):
+                    _strings_without_nul(parameter.get("schema"))
+    _add_links(result)
     return result

@@ -3,12 +3,16 @@
 from rest_framework import mixins, viewsets
 from rest_framework.views import APIView
 
+from .db_retry import ConnectionRetryMixin
 from .idempotency import IdempotentPostMixin
+from .query import StrictQueryParametersMixin
 from .ratelimit import add_rate_limit_headers
 
 
-class PlatformViewMixin(IdempotentPostMixin):
-    """What a view declares about itself: its scope area, its rate-limit category, what must be signed."""
+class PlatformViewMixin(ConnectionRetryMixin, IdempotentPostMixin, StrictQueryParametersMixin):
+    """What a view declares about itself: its scope area, its rate-limit category, what must be signed,
+    and the query parameters it takes besides its filters, ordering and pagination (``query_parameters``;
+    any other is a 400, see ``query.py``)."""
 
     #: ``customers``, ``marketing``, … — the method decides ``:read`` or ``:write`` (see permissions.py)
     scope_area: str | None = None

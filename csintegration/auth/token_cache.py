@@ -7,11 +7,15 @@ deletes its entry, and saving a client bumps its version, which every process co
 its copy. No secret leaves the database: Redis holds ids, scopes and times only.
 
 Without a shared cache (the embedded default, one local-memory cache per process) another process could
-not be told of a revocation, so every check reads the database.
+not be told of a revocation, so every check reads the database. When Redis cannot be reached the checks
+read the database too, for ``REDIS_RETRY_AFTER_SECONDS`` before Redis is tried again, so an outage costs
+no request a connection timeout and no request fails.
 """
 
 import hashlib
+import logging
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -22,12 +26,25 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 TOKEN_TTL_SECONDS = 300
+REDIS_RETRY_AFTER_SECONDS = 15.0
 _client_copies: dict[str, tuple[str, object]] = {}
 _client_copies_lock = threading.Lock()
+_redis_down_until = 0.0
+logger = logging.getLogger(__name__)
 
 
 def enabled() -> bool:
-    return bool(settings.REDIS_URL)
+    return bool(settings.REDIS_URL) and time.monotonic() >= _redis_down_until
+
+
+def _redis_failed(exc: Exception) -> None:
+    global _redis_down_until
+    _redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECONDS
+    logger.warning(
+        "The token cache cannot reach Redis (%s); bearer checks read the database for the next %.0f s",
+        exc,
+        REDIS_RETRY_AFTER_SECONDS,
+    )
 
 
 def token_checksum(token: str) -> str:
@@ -70,9 +87,14 @@ def access_token_for(token: str, client_id: str):
     if not enabled():
         return _from_database(checksum)
     try:
-        cached = cache.get_many([_token_key(checksum), _client_version_key(client_id)])
-    except Exception:
-        return _from_database(checksum)  # the rate limiter and /health report a failing cache
+        return _from_cache(checksum, client_id)
+    except Exception as exc:  # the rate limiter and /health report a failing cache too
+        _redis_failed(exc)
+        return _from_database(checksum)
+
+
+def _from_cache(checksum: str, client_id: str):
+    cached = cache.get_many([_token_key(checksum), _client_version_key(client_id)])
     entry = cached.get(_token_key(checksum))
     version = cached.get(_client_version_key(client_id))
     if version is None:
@@ -114,13 +136,21 @@ def access_token_for(token: str, client_id: str):
 
 
 def _forget_token(sender, instance, **kwargs) -> None:
-    if enabled() and instance.token_checksum:
-        cache.delete(_token_key(instance.token_checksum))
+    # While Redis is unreachable nothing can be forgotten there; its entries expire within
+    # TOKEN_TTL_SECONDS, and a restarted Redis (which keeps nothing on disk here) holds none.
+    if settings.REDIS_URL and instance.token_checksum:
+        try:
+            cache.delete(_token_key(instance.token_checksum))
+        except Exception as exc:
+            _redis_failed(exc)
 
 
 def _bump_client_version(sender, instance, **kwargs) -> None:
-    if enabled():
-        cache.set(_client_version_key(instance.client_id), uuid.uuid4().hex, timeout=None)
+    if settings.REDIS_URL:
+        try:
+            cache.set(_client_version_key(instance.client_id), uuid.uuid4().hex, timeout=None)
+        except Exception as exc:
+            _redis_failed(exc)
 
 
 def connect_signals() -> None:

@@ -6,6 +6,7 @@ and learns about its own tokens only: any other token is ``{"active": false}``, 
 """
 
 import hashlib
+import json
 
 import jwt
 from django.http import HttpRequest, JsonResponse
@@ -15,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauthlib.common import Request as OAuthlibRequest
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from .access_tokens import decode_access_token
 
@@ -56,7 +58,13 @@ class IntrospectTokenView(View):
     http_method_names = ["post", "options"]
 
     def post(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:
-        client = _authenticated_client(request)
+        try:
+            client = _authenticated_client(request)
+        except OAuth2Error as error:  # throttled, busy, or an address the client may not use
+            response = JsonResponse(json.loads(error.json), status=error.status_code)
+            for name, value in error.headers.items():
+                response[name] = value
+            return response
         if client is None or not getattr(client, "is_active", True):
             response = JsonResponse(
                 {"error": "invalid_client", "error_description": "Client authentication failed."}, status=401

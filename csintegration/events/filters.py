@@ -2,6 +2,7 @@
 
 import django_filters
 
+from csintegration.api.datetimes import RFC3339DateTimeFilter
 from csintegration.api.filters import BooleanFilter, StrictFilterSet
 
 from .models import Event
@@ -17,11 +18,11 @@ class EventFilter(StrictFilterSet):
         choices=event_type_choices, help_text="Repeat to match any of several types"
     )
     customer_id = django_filters.CharFilter(field_name="customer_id", help_text="Events of this customer")
-    occurred_after = django_filters.IsoDateTimeFilter(
-        field_name="occurred_at", lookup_expr="gte", help_text="ISO 8601 time; events at or after it"
+    occurred_after = RFC3339DateTimeFilter(
+        field_name="occurred_at", lookup_expr="gte", help_text="RFC 3339 time; events at or after it"
     )
-    occurred_before = django_filters.IsoDateTimeFilter(
-        field_name="occurred_at", lookup_expr="lt", help_text="ISO 8601 time; events strictly before it"
+    occurred_before = RFC3339DateTimeFilter(
+        field_name="occurred_at", lookup_expr="lt", help_text="RFC 3339 time; events strictly before it"
     )
     dispatched = BooleanFilter(
         method="filter_dispatched",

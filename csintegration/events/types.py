@@ -92,7 +92,7 @@ class EventType:
             "customer_id": (
                 {"type": "string", "pattern": "^cust_"}
                 if self.customer_scoped
-                else {"type": "string", "nullable": True, "description": "null: about no single customer"}
+                else {"type": "null", "description": "null: about no single customer"}
             ),
             **own.get("properties", {}),
             "timestamp": {"type": "string", "format": "date-time"},
@@ -121,7 +121,7 @@ def schema_of(value: Any) -> dict[str, Any]:
             return {"type": "string", "format": "date"}
         return {"type": "string"}
     if value is None:
-        return {"nullable": True, "description": "may be null"}
+        return {"description": "may be null"}
     if isinstance(value, list | tuple):
         return {"type": "array", "items": schema_of(value[0]) if value else {}}
     if isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 import django_filters
 
+from csintegration.api.datetimes import RFC3339DateTimeFilter
 from csintegration.api.filters import IntegerFilter, StrictFilterSet
 
 from .models import Customer, LifecycleStage, RiskLevel, Segment
@@ -19,8 +20,8 @@ class CustomerFilter(StrictFilterSet):
     health_score_max = IntegerFilter(
         field_name="health_score", lookup_expr="lte", min_value=0, max_value=100, help_text="Score at most"
     )
-    updated_since = django_filters.IsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", help_text="ISO 8601 time; customers changed since then"
+    updated_since = RFC3339DateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="RFC 3339 time; customers changed since then"
     )
     success_manager = django_filters.CharFilter(field_name="success_manager", lookup_expr="iexact")
     search = django_filters.CharFilter(

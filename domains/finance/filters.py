@@ -2,6 +2,7 @@
 
 import django_filters
 
+from csintegration.api.datetimes import RFC3339DateTimeFilter
 from csintegration.api.filters import StrictFilterSet
 
 from . import selectors
@@ -53,10 +54,10 @@ class PaymentFilter(StrictFilterSet):
 
 class ValueReportFilter(StrictFilterSet):
     customer_id = django_filters.CharFilter(field_name="customer_id", help_text="`cust_…`")
-    reported_after = django_filters.IsoDateTimeFilter(
+    reported_after = RFC3339DateTimeFilter(
         field_name="reported_at", lookup_expr="gte", help_text="ISO 8601 time; reported at or after"
     )
-    reported_before = django_filters.IsoDateTimeFilter(
+    reported_before = RFC3339DateTimeFilter(
         field_name="reported_at", lookup_expr="lt", help_text="ISO 8601 time; reported before"
     )
 

@@ -5,6 +5,7 @@ from django import forms
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from csintegration.api.datetimes import RFC3339DateTimeFilter
 from csintegration.api.fields import prefixed_id_validator
 from csintegration.api.filters import StrictFilterSet
 
@@ -59,10 +60,10 @@ class OpportunityFilter(StrictFilterSet):
 class MilestoneFilter(StrictFilterSet):
     customer_id = _customer_filter()
     milestone = django_filters.MultipleChoiceFilter(choices=MilestoneKind.choices)
-    achieved_after = django_filters.IsoDateTimeFilter(
+    achieved_after = RFC3339DateTimeFilter(
         field_name="achieved_at", lookup_expr="gte", help_text="ISO 8601 time (inclusive)"
     )
-    achieved_before = django_filters.IsoDateTimeFilter(
+    achieved_before = RFC3339DateTimeFilter(
         field_name="achieved_at", lookup_expr="lt", help_text="ISO 8601 time (exclusive)"
     )
 

@@ -19,7 +19,6 @@ from django.test import override_settings
 from csintegration.auth.rsa import new_rsa_private_key_pem
 from csintegration.clients.models import IntegrationClient
 from csintegration.encryption import keys
-from csintegration.encryption.fields import EncryptedCharField, EncryptedTextField
 from csintegration.encryption.rotation import encrypted_fields
 
 pytestmark = pytest.mark.django_db
@@ -129,12 +128,41 @@ def test_encrypted_columns_cannot_be_searched():
     assert IntegrationClient.objects.filter(signing_secret__isnull=True).count() == 0
 
 
-def test_every_encrypted_field_is_found_for_rotation():
+def _raw_column(model, column: str, pk) -> str:
+    """A column as the database holds it: raw SQL, so no field decrypts it on the way."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {connection.ops.quote_name(column)} FROM {table} WHERE id = %s", [pk])
+        return cursor.fetchone()[0]
+
+
+def test_client_and_webhook_secrets_are_ciphertext_in_their_columns(make_integration_client, settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    from webhooks import endpoints as webhook_services
+    from webhooks.models import WebhookEndpoint
+
+    credentials = make_integration_client(scopes="webhooks:manage")
+    endpoint, first_secret = webhook_services.endpoint_create(
+        client=credentials.client, url="http://127.0.0.1:9/hook", event_types=["*"]
+    )
+    current_secret = webhook_services.endpoint_rotate_secret(endpoint=endpoint)
+    columns = [
+        (IntegrationClient, "signing_secret", credentials.client.pk, credentials.signing_secret),
+        (WebhookEndpoint, "secret", endpoint.pk, current_secret),
+        (WebhookEndpoint, "previous_secret", endpoint.pk, first_secret),
+    ]
+    for model, column, pk, plaintext in columns:
+        stored = _raw_column(model, column, pk)
+        assert keys.is_encrypted(stored), f"{model._meta.label}.{column} is stored in clear"
+        assert plaintext not in stored and plaintext.removeprefix("whsec_") not in stored
+        assert keys.decrypt(stored) == plaintext
+    # Rotation re-encrypts every one of these columns: none of them may escape its discovery.
     found = {(model._meta.label, name) for model, names in encrypted_fields() for name in names}
-    assert ("clients.IntegrationClient", "signing_secret") in found
-    for model, names in encrypted_fields():
-        for name in names:
-            assert isinstance(model._meta.get_field(name), EncryptedCharField | EncryptedTextField)
+    assert {
+        ("clients.IntegrationClient", "signing_secret"),
+        ("webhooks.WebhookEndpoint", "secret"),
+        ("webhooks.WebhookEndpoint", "previous_secret"),
+    } <= found
 
 
 @pytest.mark.parametrize(

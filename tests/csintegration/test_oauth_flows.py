@@ -16,6 +16,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from rest_framework.test import APIClient
 
+from csintegration.adminsite.totp import totp_current_code, totp_device_enroll
 from csintegration.auth.models import SeenSignature
 from csintegration.auth.tasks import clear_expired_tokens
 from tests.conftest import basic_auth, fetch_token
@@ -48,9 +49,15 @@ def user_app(make_integration_client):
         client_type="public",
         redirect_uris=REDIRECT_URI,
     )
-    user = get_user_model().objects.create_user(username="csm.alice", password=secrets.token_urlsafe(16))
+    password = secrets.token_urlsafe(16)
+    user = get_user_model().objects.create_user(username="csm.alice", password=password, is_staff=True)
+    totp_device_enroll(username="csm.alice")
     browser = Client()
-    browser.force_login(user)
+    signed_in = browser.post(
+        "/admin/login/",
+        {"username": "csm.alice", "password": password, "otp_token": totp_current_code(username="csm.alice")},
+    )
+    assert signed_in.status_code == 302, signed_in.content
     return app, user, browser
 
 

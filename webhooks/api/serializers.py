@@ -1,16 +1,38 @@
 """Representations of webhook endpoints, deliveries and attempts."""
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
+from csintegration.api.datetimes import RFC3339DateTimeField
+from csintegration.events.types import event_type_names
+
 from .. import endpoints
-from ..models import Attempt, Delivery, DisabledReason, WebhookEndpoint
+from ..models import ALL_EVENTS, Attempt, Delivery, DisabledReason, WebhookEndpoint
+
+
+class EventTypesField(serializers.ListField):
+    """``["*"]``, or one or more event types (repeats are ignored)."""
+
+
+class EventTypesFieldSchema(OpenApiSerializerFieldExtension):
+    """The registered types when the document is generated (apps register theirs at start-up)."""
+
+    target_class = EventTypesField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "oneOf": [
+                {"type": "array", "items": {"type": "string", "enum": [ALL_EVENTS]}, "minItems": 1},
+                {"type": "array", "items": {"type": "string", "enum": event_type_names()}, "minItems": 1},
+            ]
+        }
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     """An endpoint as listed and read: never its secret."""
 
-    events = serializers.ListField(
+    events = EventTypesField(
         child=serializers.CharField(max_length=64),
         source="event_types",
         help_text=(
@@ -127,7 +149,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 class ReplayRequestSerializer(serializers.Serializer):
-    since = serializers.DateTimeField(help_text="Replay the failed deliveries created at or after this time")
+    since = RFC3339DateTimeField(help_text="Replay the failed deliveries created at or after this time")
 
     def validate_since(self, value):
         if value > timezone.now():

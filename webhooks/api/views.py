@@ -27,7 +27,10 @@ TAG = "webhooks"
 ENDPOINT_ID = r"ep_[0-9a-z]+"
 DELIVERY_ID = r"dlv_[0-9a-z]+"
 ENDPOINT_PATH_PARAMETER = OpenApiParameter(
-    "endpoint_id", str, OpenApiParameter.PATH, description="The endpoint's id (ep_…)"
+    "endpoint_id",
+    {"type": "string", "pattern": f"^{ENDPOINT_ID}$"},
+    OpenApiParameter.PATH,
+    description="The endpoint's id (ep_…)",
 )
 
 

@@ -8,7 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from csintegration.api.bulk import bulk_request_serializer, bulk_response_serializer
-from csintegration.api.fields import LabelField, PrefixedIdField, StrictFloatField
+from csintegration.api.datetimes import RFC3339DateTimeField
+from csintegration.api.fields import LabelField, PrefixedIdField, StrictDecimalField, StrictFloatField
 
 from ..models import (
     MEASURE_BOUNDS,
@@ -59,8 +60,12 @@ class CustomerSerializer(serializers.Serializer):
     customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX, required=False)
     name = serializers.CharField(max_length=200)
     segment = serializers.ChoiceField(choices=Segment.choices, required=False)
-    arr = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0, required=False, help_text="Annual recurring revenue"
+    arr = StrictDecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="Annual recurring revenue (rounded to cents)",
     )
     success_manager = serializers.EmailField(required=False, allow_blank=True)
     health_score = serializers.IntegerField(
@@ -91,6 +96,20 @@ class CustomerSerializer(serializers.Serializer):
         if self.instance is not None and value != self.instance.customer_id:
             raise serializers.ValidationError("The customer id cannot be changed.", code="immutable")
         return value
+
+
+class CustomerUpdateSerializer(CustomerSerializer):
+    """A customer as PUT and PATCH take it: the id is the path's; a body naming another id is refused."""
+
+    customer_id = serializers.CharField(read_only=True)
+
+    def to_internal_value(self, data):
+        current = getattr(self.instance, "customer_id", None)
+        if isinstance(data, dict) and "customer_id" in data and data["customer_id"] != current:
+            raise serializers.ValidationError(
+                {"customer_id": ["The customer id cannot be changed."]}, code="immutable"
+            )
+        return super().to_internal_value(data)
 
 
 CustomerBulkRequestDocSerializer = bulk_request_serializer(
@@ -155,6 +174,8 @@ def _measure_field(measure: str) -> serializers.Field:
 class SignalValuesSerializer(serializers.Serializer):
     """The latest values of one or more signals; any other name is refused."""
 
+    openapi_schema_extra = {"minProperties": 1, "additionalProperties": False}
+
     adoption_rate = _measure_field(Measure.ADOPTION_RATE)
     engagement = _measure_field(Measure.ENGAGEMENT)
     nps = _measure_field(Measure.NPS)
@@ -181,7 +202,7 @@ class SignalValuesSerializer(serializers.Serializer):
 
 class SignalsRequestSerializer(serializers.Serializer):
     signals = SignalValuesSerializer()
-    observed_at = serializers.DateTimeField(
+    observed_at = RFC3339DateTimeField(
         required=False, validators=[_not_in_future], help_text="When the values were observed (default: now)"
     )
 
@@ -310,7 +331,7 @@ class HealthChangeRequestSerializer(serializers.Serializer):
         required=False,
         default=list,
     )
-    timestamp = serializers.DateTimeField(
+    timestamp = RFC3339DateTimeField(
         required=False, validators=[_not_in_future], help_text="When the change happened (default: now)"
     )
 

@@ -1,6 +1,5 @@
 """Customer endpoints under ``/api/v1/cs-integration/customers``."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -23,6 +22,7 @@ from .serializers import (
     CustomerBulkResponseSerializer,
     CustomerHealthSerializer,
     CustomerSerializer,
+    CustomerUpdateSerializer,
     HealthChangeRequestSerializer,
     HealthChangeResponseSerializer,
     SignalsBulkItemSerializer,
@@ -54,6 +54,11 @@ class CustomerViewSet(PlatformModelViewSet):
     lookup_value_regex = id_pattern(CUSTOMER_ID_PREFIX)
     signature_required_actions = ("destroy",)
 
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return CustomerUpdateSerializer
+        return CustomerSerializer
+
     def get_queryset(self):
         return selectors.customer_list()
 
@@ -78,9 +83,12 @@ class CustomerViewSet(PlatformModelViewSet):
 
     def perform_update(self, serializer):
         serializer.validated_data.pop("customer_id", None)
-        serializer.instance = services.customer_update(
-            customer=serializer.instance, data=serializer.validated_data
-        )
+        try:
+            serializer.instance = services.customer_update(
+                customer=serializer.instance, data=serializer.validated_data
+            )
+        except Customer.DoesNotExist:  # deleted between the read and the write
+            raise Problem(404, "not-found", f"Customer {serializer.instance.pk} does not exist.") from None
 
     def perform_destroy(self, instance):
         services.customer_delete(customer=instance)
@@ -192,7 +200,7 @@ class HealthChangeEventView(PlatformAPIView):
     parameters=[
         OpenApiParameter(
             "history_limit",
-            OpenApiTypes.INT,
+            {"type": "integer", "minimum": 0, "maximum": MAX_HISTORY},
             description=f"How many recent scores to return, 0 to {MAX_HISTORY} (default {DEFAULT_HISTORY})",
         )
     ],
@@ -205,6 +213,7 @@ class CustomerHealthView(PlatformAPIView):
     the most recent scores."""
 
     scope_area = "customers"
+    query_parameters = ("history_limit",)
 
     def get(self, request, customer_id: str):
         raw = request.query_params.get("history_limit", str(DEFAULT_HISTORY))

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from csintegration.api.datetimes import RFC3339DateTimeField
 from csintegration.api.fields import LabelField, PrefixedIdField, StrictFloatField
 
 from .. import selectors
@@ -135,7 +136,7 @@ class ValueReportSerializer(CustomerReferenceMixin, serializers.Serializer):
     realized_value = MoneyField(
         min_value=Decimal("0"), help_text="The value the customer has realised so far (cumulative)"
     )
-    reported_at = serializers.DateTimeField(
+    reported_at = RFC3339DateTimeField(
         required=False,
         validators=[business_date, not_in_future_datetime],
         help_text="When it was measured (default: now)",

@@ -359,6 +359,7 @@ class RetentionView(PlatformAPIView):
     the customer has no contract left, else contraction."""
 
     scope_area = AREA
+    query_parameters = tuple(RetentionQuerySerializer().fields)
 
     def get(self, request):
         query = RetentionQuerySerializer(data=request.query_params)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from csintegration.api.datetimes import RFC3339DateTimeField
 from csintegration.api.fields import LabelField, StrictFloatField
 from domains.customers.models import HealthTrend, LifecycleStage, MarketingStatus, RiskLevel, Segment
 
@@ -159,6 +160,7 @@ class TargetAudienceRequestSerializer(serializers.Serializer):
         max_length=conf.MARKETING_MAX_CAMPAIGN_SEGMENTS,
         help_text="Keys of segments (GET …/segments); the audience is the union of their customers",
     )
+    size = serializers.IntegerField(read_only=True, help_text="Computed; ignored when sent")
 
 
 def _in_future(value):
@@ -171,6 +173,7 @@ class CampaignCreateSerializer(serializers.Serializer):
     """The seed's request; read-only fields of the seed's response (``campaign_id``, ``size``,
     ``estimated_impact``) are ignored when sent."""
 
+    campaign_id = serializers.CharField(read_only=True, help_text="Given by the platform; ignored when sent")
     name = serializers.CharField(max_length=200, required=False, help_text="Default: its type and date")
     trigger_type = LabelField(help_text="The CS signal behind the campaign, e.g. health_decline")
     campaign_type = serializers.ChoiceField(choices=CampaignType.choices)
@@ -182,17 +185,18 @@ class CampaignCreateSerializer(serializers.Serializer):
         default=0.0,
         help_text="Share of the audience held out, at random, as the campaign's control group (0 to 0.5)",
     )
-    ends_at = serializers.DateTimeField(
+    ends_at = RFC3339DateTimeField(
         required=False,
         allow_null=True,
         validators=[_in_future],
         help_text="The campaign completes by itself then (default: when completed by hand)",
     )
+    estimated_impact = serializers.JSONField(read_only=True, help_text="Computed; ignored when sent")
 
 
 class CampaignUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
-    ends_at = serializers.DateTimeField(required=False, allow_null=True, validators=[_in_future])
+    ends_at = RFC3339DateTimeField(required=False, allow_null=True, validators=[_in_future])
     status = inline_choice_field(
         choices=CampaignStatus.choices,
         required=False,

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.utils import timezone
 from rest_framework import serializers
 
+from csintegration.api.datetimes import RFC3339DateTimeField
 from csintegration.api.fields import LabelField, PrefixedIdField
 
 from .. import periods
@@ -241,7 +242,7 @@ class MilestoneSerializer(serializers.Serializer):
     milestone = serializers.ChoiceField(
         choices=MilestoneKind.choices, help_text="Each kind is reached once per customer"
     )
-    achieved_at = serializers.DateTimeField(
+    achieved_at = RFC3339DateTimeField(
         required=False, validators=[_not_in_future], help_text="When it was reached (default: now)"
     )
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

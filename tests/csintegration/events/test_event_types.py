@@ -73,7 +73,7 @@ def test_schema_of_describes_an_example():
         "type": "object",
         "properties": {
             "a": {"type": "array", "items": {"type": "integer"}},
-            "b": {"nullable": True, "description": "may be null"},
+            "b": {"description": "may be null"},
             "c": {"type": "object", "properties": {"d": {"type": "number"}}, "required": ["d"]},
         },
         "required": ["a", "b", "c"],

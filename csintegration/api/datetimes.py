@@ -1,0 +1,103 @@
+"""One strict datetime for every API input: RFC 3339 (the ISO 8601 profile of the internet).
+
+Accepted: ``YYYY-MM-DDTHH:MM:SS[.fraction]`` with ``Z`` or a ``±HH:MM`` offset, nothing else: no date
+alone, no missing offset (a time without one means nothing to a server), no week dates, no ``24:00``.
+
+- The year is 1970 to 9998: every time the platform records is after the Unix epoch (webhooks carry
+  Unix seconds), years before 1000 would print with fewer than four digits, which is not RFC 3339, and
+  up to 9998 any offset still lands within year 9999 in UTC, the last that Python and Django hold.
+- The offset is at most ±14:00, the widest in use on Earth; PostgreSQL refuses larger ones (``+16:40``
+  was a 500 ``DataError``).
+- A fraction of up to 9 digits is read (Go's RFC3339Nano writes 9); the platform keeps microseconds.
+
+``RFC3339_PATTERN`` is the same rule as a regular expression, published in the OpenAPI document.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+import django_filters
+from django import forms
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+RFC3339_PATTERN = (
+    r"^(19[7-9]\d|[2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?"
+    r"(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))$"
+)
+_RFC3339 = re.compile(
+    r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})T(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})"
+    r"(?:\.(?P<fraction>\d{1,9}))?(?P<offset>Z|[+-]\d{2}:\d{2})$"
+)
+_STRICT = re.compile(RFC3339_PATTERN)
+MESSAGE = (
+    "Use an RFC 3339 time such as 2025-01-31T09:30:00Z: year 1970 to 9998, "
+    "'Z' or an offset of at most ±14:00."
+)
+SCHEMA = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": RFC3339_PATTERN,
+    "example": "2025-01-31T09:30:00Z",
+}
+
+
+def parse_rfc3339(value: str) -> datetime | None:
+    """The instant ``value`` names, in UTC, or None if it is not a strict RFC 3339 time."""
+    if not isinstance(value, str) or not _STRICT.fullmatch(value):
+        return None
+    parts = _RFC3339.fullmatch(value)
+    if parts is None:  # pragma: no cover - _STRICT implies it
+        return None
+    offset = parts["offset"]
+    if offset == "Z":
+        zone = UTC
+    else:
+        sign = 1 if offset[0] == "+" else -1
+        zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+    try:
+        return datetime(
+            int(parts["year"]),
+            int(parts["month"]),
+            int(parts["day"]),
+            int(parts["hour"]),
+            int(parts["minute"]),
+            int(parts["second"]),
+            int((parts["fraction"] or "0")[:6].ljust(6, "0")),
+            tzinfo=zone,
+        ).astimezone(UTC)
+    except ValueError:  # 2025-02-30
+        return None
+
+
+@extend_schema_field(SCHEMA)
+class RFC3339DateTimeField(serializers.DateTimeField):
+    """A serializer field that reads only strict RFC 3339 times (and writes them in UTC with ``Z``)."""
+
+    default_error_messages = {"invalid": MESSAGE}
+
+    def to_internal_value(self, value):
+        parsed = parse_rfc3339(value)
+        if parsed is None:
+            self.fail("invalid")
+        return parsed
+
+
+class _RFC3339FormField(forms.Field):
+    default_error_messages = {"invalid": MESSAGE}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        parsed = parse_rfc3339(value)
+        if parsed is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return parsed
+
+
+@extend_schema_field(SCHEMA)
+class RFC3339DateTimeFilter(django_filters.Filter):
+    """A query filter on a time, read as strictly as :class:`RFC3339DateTimeField`."""
+
+    field_class = _RFC3339FormField
