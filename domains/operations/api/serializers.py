@@ -55,7 +55,7 @@ class TriggerConditionsField(serializers.Field):
     """What triggered the workflow, recorded with the run: labels mapped to numbers, strings or booleans."""
 
     default_error_messages = {
-        "invalid": "An object of labels and values, e.g. {{\"health_score_drop\": 20}}.",
+        "invalid": 'An object of labels and values, e.g. {{"health_score_drop": 20}}.',
         "too_many": f"At most {MAX_TRIGGER_CONDITIONS} conditions.",
     }
 

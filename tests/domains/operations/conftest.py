@@ -14,7 +14,7 @@ from domains.operations import services
 from domains.operations.models import StepStatus, WorkflowStep
 from tests.celery_support import celery_test_app, celery_worker  # noqa: F401  (fixtures)
 
-from . import fake_marketing
+from . import fake_marketing as fake_marketing_module
 
 OPS_SCOPES = "operations:read operations:write"
 BASE = "/api/v1/cs-ops"
@@ -81,10 +81,10 @@ def fake_marketing(monkeypatch):
     """The marketing app's public functions, as a small fake, for as long as the test runs."""
     import domains.marketing
 
-    fake_marketing.reset()
-    monkeypatch.setitem(sys.modules, "domains.marketing.services", fake_marketing)
-    monkeypatch.setattr(domains.marketing, "services", fake_marketing, raising=False)
-    return fake_marketing
+    fake_marketing_module.reset()
+    monkeypatch.setitem(sys.modules, "domains.marketing.services", fake_marketing_module)
+    monkeypatch.setattr(domains.marketing, "services", fake_marketing_module, raising=False)
+    return fake_marketing_module
 
 
 @pytest.fixture

@@ -83,32 +83,62 @@ def test_each_operator(condition, expected):
     ("condition", "expected"),
     [
         # a drop of at least 20 (80 → 55 is a drop of 25)
-        ({"attr": "payload.new_score", "op": "changed_by", "from": "payload.previous_score", "value": -20}, True),
-        ({"attr": "payload.new_score", "op": "changed_by", "from": "payload.previous_score", "value": -25}, True),
-        ({"attr": "payload.new_score", "op": "changed_by", "from": "payload.previous_score", "value": -26}, False),
-        # a rise of at least 20 (it fell)
-        ({"attr": "payload.new_score", "op": "changed_by", "from": "payload.previous_score", "value": 20}, False),
-        # the other way round, it is a rise of 25
-        ({"attr": "payload.previous_score", "op": "changed_by", "from": "payload.new_score", "value": 25}, True),
-        # relative: logins 12 → 7 is a fall of 41.7 %
         (
-            {"attr": "signals.login_frequency", "op": "changed_by", "from": "signals_past.login_frequency",
-             "value": -0.3, "relative": True},
+            {"attr": "payload.new_score", "op": "changed_by", "from": "payload.previous_score", "value": -20},
             True,
         ),
         (
-            {"attr": "signals.login_frequency", "op": "changed_by", "from": "signals_past.login_frequency",
-             "value": -0.5, "relative": True},
+            {"attr": "payload.new_score", "op": "changed_by", "from": "payload.previous_score", "value": -25},
+            True,
+        ),
+        (
+            {"attr": "payload.new_score", "op": "changed_by", "from": "payload.previous_score", "value": -26},
+            False,
+        ),
+        # a rise of at least 20 (it fell)
+        (
+            {"attr": "payload.new_score", "op": "changed_by", "from": "payload.previous_score", "value": 20},
+            False,
+        ),
+        # the other way round, it is a rise of 25
+        (
+            {"attr": "payload.previous_score", "op": "changed_by", "from": "payload.new_score", "value": 25},
+            True,
+        ),
+        # relative: logins 12 → 7 is a fall of 41.7 %
+        (
+            {
+                "attr": "signals.login_frequency",
+                "op": "changed_by",
+                "from": "signals_past.login_frequency",
+                "value": -0.3,
+                "relative": True,
+            },
+            True,
+        ),
+        (
+            {
+                "attr": "signals.login_frequency",
+                "op": "changed_by",
+                "from": "signals_past.login_frequency",
+                "value": -0.5,
+                "relative": True,
+            },
             False,
         ),
         # from 0 tickets to 6 is an (infinite) rise
         (
-            {"attr": "signals.support_tickets", "op": "changed_by", "from": "signals_past.support_tickets",
-             "value": 0.5, "relative": True},
+            {
+                "attr": "signals.support_tickets",
+                "op": "changed_by",
+                "from": "signals_past.support_tickets",
+                "value": 0.5,
+                "relative": True,
+            },
             True,
         ),
     ],
-)  # fmt: skip
+)
 def test_changed_by_measures_drops_and_rises(condition, expected):
     assert holds(condition) is expected
 
@@ -124,9 +154,14 @@ def test_groups_nest_and_stop_early():
     condition = {
         "or": [
             {"attr": "customer.segment", "value": "small_business"},
-            {"and": [{"attr": "payload.risk_level", "value": "high"}, {"attr": "payload.new_score", "op": "lt", "value": 60}]},
+            {
+                "and": [
+                    {"attr": "payload.risk_level", "value": "high"},
+                    {"attr": "payload.new_score", "op": "lt", "value": 60},
+                ]
+            },
         ]
-    }  # fmt: skip
+    }
     assert holds(condition)
     assert not holds({**condition, "negate": True})
     assert not holds(
@@ -178,11 +213,16 @@ def test_an_empty_condition_matches_everything():
 def test_labels_record_what_was_measured():
     condition = {
         "and": [
-            {"attr": "payload.new_score", "op": "changed_by", "from": "payload.previous_score", "value": -20,
-             "label": "health_score_drop"},
+            {
+                "attr": "payload.new_score",
+                "op": "changed_by",
+                "from": "payload.previous_score",
+                "value": -20,
+                "label": "health_score_drop",
+            },
             {"attr": "payload.risk_level", "op": "in", "value": ["high"], "label": "risk_level"},
         ]
-    }  # fmt: skip
+    }
     result = evaluate(condition, lookup)
     assert result.matched
     assert result.labelled == {"health_score_drop": 25.0, "risk_level": "high"}
@@ -209,18 +249,29 @@ def test_labels_record_what_was_measured():
         ({"attr": "payload.x"}, "conditions.value", "needs a value"),
         ({"attr": "payload.x", "op": "in", "value": "high"}, "conditions.value", "list"),
         ({"attr": "payload.x", "op": "gt", "value": [1]}, "conditions.value", "number or a string"),
-        ({"attr": "payload.x", "op": "regex", "value": "(unclosed"}, "conditions.value", "Not a regular expression"),
+        (
+            {"attr": "payload.x", "op": "regex", "value": "(unclosed"},
+            "conditions.value",
+            "Not a regular expression",
+        ),
         ({"attr": "payload.x", "op": "changed_by", "value": -20}, "conditions.from", "needs 'from'"),
-        ({"attr": "payload.x", "op": "changed_by", "from": "payload.y", "value": 0}, "conditions.value", "non-zero"),
+        (
+            {"attr": "payload.x", "op": "changed_by", "from": "payload.y", "value": 0},
+            "conditions.value",
+            "non-zero",
+        ),
         ({"attr": "payload.x", "value": 1, "relative": True}, "conditions.relative", "changed_by only"),
         ({"attr": "payload.x", "value": 1, "negate": "yes"}, "conditions.negate", "true or false"),
         ({"attr": "payload.x", "value": 1, "colour": "red"}, "conditions", "Unknown keys colour"),
         ({"and": []}, "conditions.and", "non-empty list"),
         ({"and": [{"attr": "payload.x", "value": 1}], "or": []}, "conditions", "exactly one"),
-        ({"or": [{"attr": "payload.x", "value": 1}, {"attr": "payload.y", "op": "nope", "value": 1}]},
-         "conditions.or.1.op", "Unknown operator"),
+        (
+            {"or": [{"attr": "payload.x", "value": 1}, {"attr": "payload.y", "op": "nope", "value": 1}]},
+            "conditions.or.1.op",
+            "Unknown operator",
+        ),
     ],
-)  # fmt: skip
+)
 def test_validation_names_the_dotted_path(conditions, path, fragment):
     errors = validate_conditions(conditions, roots=("payload", "customer", "signals", "signals_past"))
     assert any(error_path == path and fragment in message for error_path, message in errors), errors

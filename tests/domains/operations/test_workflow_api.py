@@ -1,11 +1,8 @@
 """POST /workflows/{customer_id} (the seed's request), GET /workflows/runs and /workflows/runs/{run_id}: the
 run and each step's effect, and every refusal with its problem document."""
 
-import json
-
 import pytest
 from django.core import mail
-from rest_framework.test import APIClient
 
 from csintegration.events.models import Event
 from domains.operations.models import CSTask, RunStatus, StepStatus, WorkflowRun
@@ -142,18 +139,40 @@ def test_churn_risk_runs_go_to_the_critical_queue(ops_api, make_customer, no_mar
     ("body", "field", "code"),
     [
         ({**SEED_REQUEST, "workflow_type": "no_such_workflow"}, "workflow_type", "invalid"),
-        ({**SEED_REQUEST, "automation_steps": ["send_immediate_alert", "schedule_priority_check_in", "fly_to_the_moon"]},
-         "automation_steps.2", "invalid"),
-        ({**SEED_REQUEST, "automation_steps": ["send_immediate_alert", "trigger_campaign"]}, "automation_steps.1", "invalid"),
+        (
+            {
+                **SEED_REQUEST,
+                "automation_steps": ["send_immediate_alert", "schedule_priority_check_in", "fly_to_the_moon"],
+            },
+            "automation_steps.2",
+            "invalid",
+        ),
+        (
+            {**SEED_REQUEST, "automation_steps": ["send_immediate_alert", "trigger_campaign"]},
+            "automation_steps.1",
+            "invalid",
+        ),
         ({**SEED_REQUEST, "automation_steps": []}, "automation_steps", "min_length"),
-        ({**SEED_REQUEST, "automation_steps": ["send immediate alert"]}, "automation_steps.0", "invalid_label"),
+        (
+            {**SEED_REQUEST, "automation_steps": ["send immediate alert"]},
+            "automation_steps.0",
+            "invalid_label",
+        ),
         ({**SEED_REQUEST, "customer_id": "cust_other"}, "customer_id", "invalid"),
         ({**SEED_REQUEST, "customer_id": "acme"}, "customer_id", "invalid_id"),
-        ({**SEED_REQUEST, "trigger_conditions": {"health_score_drop": {"points": 20}}}, "trigger_conditions.health_score_drop", "invalid"),
+        (
+            {**SEED_REQUEST, "trigger_conditions": {"health_score_drop": {"points": 20}}},
+            "trigger_conditions.health_score_drop",
+            "invalid",
+        ),
         ({**SEED_REQUEST, "trigger_conditions": ["health_score_drop"]}, "trigger_conditions", "invalid"),
-        ({key: value for key, value in SEED_REQUEST.items() if key != "workflow_type"}, "workflow_type", "required"),
+        (
+            {key: value for key, value in SEED_REQUEST.items() if key != "workflow_type"},
+            "workflow_type",
+            "required",
+        ),
     ],
-)  # fmt: skip
+)
 def test_invalid_requests_name_the_dotted_field(ops_api, make_customer, no_marketing, body, field, code):
     make_customer("cust_12345")
     response = start(ops_api(), body=body)
@@ -234,8 +253,13 @@ def test_run_list_filters_and_detail(ops_api, make_customer, team):
     assert len(ids("?triggered_by=api")) == 3 and ids("?triggered_by=rule") == []
     page = reader.get(f"{BASE}/workflows/runs?page_size=2").json()
     assert len(page["results"]) == 2 and page["next"]
-    for query, field in (("?status=bogus", "status"), ("?status=", "status"), ("?page_size=0", "page_size"),
-                         ("?ordering=run_id", "ordering"), ("?created_since=yesterday", "created_since")):  # fmt: skip
+    for query, field in (
+        ("?status=bogus", "status"),
+        ("?status=", "status"),
+        ("?page_size=0", "page_size"),
+        ("?ordering=run_id", "ordering"),
+        ("?created_since=yesterday", "created_since"),
+    ):
         response = reader.get(f"{BASE}/workflows/runs{query}")
         assert response.status_code == 400 and response.json()["errors"][0]["field"] == field, query
     assert reader.get(f"{BASE}/workflows/runs/run_doesnotexist").status_code == 404
