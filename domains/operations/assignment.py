@@ -3,7 +3,9 @@
 1. The pool is the active managers with the required skill; if none has it, every active manager (the
    assignment then counts as a skill mismatch).
 2. A preferred manager (the customer's own success manager, or the one a sales handoff names) gets the
-   task when they are in the pool and their free capacity covers the task's effort.
+   task when they are in the pool and their free capacity covers the task's effort. With
+   ``preferred_needs_skill=False`` (the handoff's check-in: they own the account) any active preferred
+   manager with the capacity gets it, skilled or not.
 3. Otherwise the manager with the most free capacity (weekly capacity minus the effort of their open
    tasks, in hours); ties go to the lower utilisation, then the fewer open tasks, then the address.
 
@@ -54,6 +56,7 @@ def choose_assignee(
     required_skill: str | None,
     effort_hours: float,
     preferred_email: str | None = None,
+    preferred_needs_skill: bool = True,
     exclude_ids: Collection[int] = (),
 ) -> Assignment:
     candidates = [manager for manager in managers if manager.manager_id not in exclude_ids] or list(managers)
@@ -64,9 +67,10 @@ def choose_assignee(
     matched = None if required_skill is None else bool(skilled)
     preferred = (preferred_email or "").strip().lower()
     if preferred:
-        for manager in pool:
+        for manager in pool if preferred_needs_skill else candidates:
             if manager.email == preferred and manager.free_hours >= effort_hours:
-                return Assignment(manager.manager_id, manager.email, matched, "preferred")
+                has_skill = None if required_skill is None else required_skill in manager.skills
+                return Assignment(manager.manager_id, manager.email, has_skill, "preferred")
     best = min(pool, key=lambda m: (-m.free_hours, m.utilisation, m.open_tasks, m.email))
     return Assignment(
         best.manager_id, best.email, matched, "most_free_capacity" if skilled else "no_skilled_manager"

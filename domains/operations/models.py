@@ -454,7 +454,7 @@ class WorkflowStep(FSMModelMixin, models.Model):
     @transition(field=status, source=[StepStatus.QUEUED, StepStatus.RUNNING], target=StepStatus.RUNNING)
     def claim(self, *, now, token: str, lease_seconds: int) -> None:
         if self.lease_token:  # a try whose worker was lost: it counts, it did not finish
-            self._log(attempt=self.attempts, outcome="lost", error="the worker was lost mid-step")
+            self._close_try(now=now, outcome="lost", error="the worker was lost mid-step")
         self.attempts += 1
         self.started_at = self.started_at or now
         self.lease_token = token

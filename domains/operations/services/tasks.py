@@ -105,6 +105,7 @@ def tasks_create(
     source: str,
     run: WorkflowRun | None = None,
     preferred_email: str | None = None,
+    preferred_needs_skill: bool = True,
     exclude_manager_ids: Sequence[int] = (),
     escalation_of: CSTask | None = None,
     now: datetime | None = None,
@@ -134,6 +135,7 @@ def tasks_create(
             required_skill=skill,
             effort_hours=spec.effort_hours,
             preferred_email=preferred_email,
+            preferred_needs_skill=preferred_needs_skill,
             exclude_ids=exclude_manager_ids,
         )
         if assignment.manager_id is not None:
@@ -389,7 +391,8 @@ def _handoff_due(payload: dict[str, Any], now: datetime) -> datetime:
 def check_in_after_handoff(*, event) -> CSTask | None:
     """``handoff_completed`` → the customer's first check-in (kind ``check_in``, skill ``onboarding``),
     due at the end of the payload's ``first_check_in`` day. It goes to the handoff's ``success_manager``
-    when that is an active CS manager whose free capacity covers it, else by the assignment rule.
+    when that is an active CS manager whose free capacity covers it (skilled or not: they own the
+    account), else by the assignment rule.
     Idempotent: one check-in per handoff."""
     payload = event.payload
     if not event.customer_id:
@@ -414,4 +417,5 @@ def check_in_after_handoff(*, event) -> CSTask | None:
         ),
         source=TaskSource.HANDOFF,
         preferred_email=manager,
+        preferred_needs_skill=False,
     )

@@ -3,6 +3,7 @@ run and each step's effect, and every refusal with its problem document."""
 
 import pytest
 from django.core import mail
+from rest_framework.test import APIClient
 
 from csintegration.events.models import Event
 from domains.operations.models import CSTask, RunStatus, StepStatus, WorkflowRun
@@ -199,9 +200,7 @@ def test_an_unknown_customer_is_a_404(ops_api):
 def test_auth_scope_media_type_and_malformed_bodies(api, ops_api, make_customer):
     make_customer("cust_12345")
     client = ops_api()
-    anonymous = start(
-        api.__self__ if False else __import__("rest_framework.test", fromlist=["APIClient"]).APIClient()
-    )
+    anonymous = start(APIClient())
     assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Bearer")
     read_only = start(api(scopes="operations:read"))
     assert read_only.status_code == 403 and "operations:write" in read_only.json()["detail"]
