@@ -56,8 +56,20 @@ def history(make_manager):
         ]
     )
 
-    def task(assignee, *, created, hours=None, status="done", source="workflow", satisfaction=None,
-             skill=None, matched=None, assigned=None, effort=1.0, due=None):  # fmt: skip
+    def task(
+        assignee,
+        *,
+        created,
+        hours=None,
+        status="done",
+        source="workflow",
+        satisfaction=None,
+        skill=None,
+        matched=None,
+        assigned=None,
+        effort=1.0,
+        due=None,
+    ):
         return CSTask(
             kind="check_in",
             title="t",
@@ -202,7 +214,7 @@ def test_overload_and_capacity_opportunities():
             tasks_done_previous=10,
             managers=2,
             managers_previous=2,
-        ),  # fmt: skip
+        ),
         thresholds,
     )
     assert figures["resource_utilization"]["capacity_usage"] == 0.93
