@@ -328,13 +328,8 @@ class TaskForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            for name in ("kind", "customer_id", "required_skill"):
-                self.fields.pop(name, None)
+        if self.instance.pk and "new_satisfaction" in self.fields:
             self.fields["new_satisfaction"].initial = self.instance.satisfaction
-        else:
-            self.fields.pop("new_status")
-            self.fields.pop("new_satisfaction")
         if "assignee" in self.fields:
             self.fields["assignee"].queryset = SuccessManager.objects.filter(is_active=True)
             self.fields["assignee"].required = False
@@ -369,6 +364,19 @@ class TaskAdminBase(admin.ModelAdmin):
                        "escalated_at", "skill_matched", "assigned_at", "created_at",
                        "completed_at")  # fmt: skip
     actions = ("mark_done", "mark_in_progress")
+    #: what a new task is made of; once created, kind, customer and skill stay as they are
+    CREATE_FIELDS = ("kind", "title", "description", "customer_id", "priority", "required_skill", "effort_hours",
+                     "due_at", "assignee")  # fmt: skip
+    EDIT_FIELDS = ("title", "description", "priority", "effort_hours", "due_at", "assignee", "new_status",
+                   "new_satisfaction")  # fmt: skip
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return list(self.CREATE_FIELDS)
+        return [*self.EDIT_FIELDS, "kind", "customer_id", "required_skill", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "kind", "customer_id", "required_skill"] if obj is not None else []
 
     @admin.display(boolean=True, description="overdue")
     def overdue(self, task):
@@ -465,10 +473,13 @@ class MyTaskAdmin(TaskAdminBase):
         return ("completed_at", "due_at")
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff and _manager_of(request) is not None
+        user = request.user
+        return user.is_active and user.is_staff and (user.is_superuser or _manager_of(request) is not None)
 
     def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request) and (obj is None or obj.assignee == _manager_of(request))
+        if not self.has_module_permission(request):
+            return False
+        return obj is None or (obj.assignee_id is not None and obj.assignee == _manager_of(request))
 
     def has_change_permission(self, request, obj=None):
         return self.has_view_permission(request, obj)
