@@ -365,8 +365,8 @@ class TaskAdminBase(admin.ModelAdmin):
                        "completed_at")  # fmt: skip
     actions = ("mark_done", "mark_in_progress")
     #: what a new task is made of; once created, kind, customer and skill stay as they are
-    CREATE_FIELDS = ("kind", "title", "description", "customer_id", "priority", "required_skill", "effort_hours",
-                     "due_at", "assignee")  # fmt: skip
+    CREATE_FIELDS = ("kind", "title", "description", "customer_id", "priority", "required_skill",
+                     "effort_hours", "due_at", "assignee")  # fmt: skip
     EDIT_FIELDS = ("title", "description", "priority", "effort_hours", "due_at", "assignee", "new_status",
                    "new_satisfaction")  # fmt: skip
 

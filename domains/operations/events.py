@@ -60,7 +60,7 @@ TASK_CREATED = register_event_type(
         "required_skill": "health_recovery",
         "skill_matched": True,
         "due_at": "2025-12-06T08:20:00Z",
-        "source": "workflow",
+        "origin": "workflow",
         "run_id": "run_01jd3k8x2m4n6p8q0r2s4t6v8w",
     },
     description="A CS task was created (by a workflow step, an escalation, a sales handoff or by hand) "

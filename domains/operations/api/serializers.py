@@ -168,7 +168,9 @@ class TaskSerializer(serializers.Serializer):
     effort_hours = serializers.FloatField(
         help_text="Counted against the assignee's weekly capacity while open"
     )
-    source = serializers.ChoiceField(choices=TaskSource.choices)
+    origin = serializers.ChoiceField(
+        choices=TaskSource.choices, source="source", help_text="What created the task"
+    )
     run_id = serializers.CharField(allow_null=True)
     playbook = serializers.CharField(source="playbook.key", allow_null=True, default=None)
     escalation_of = serializers.CharField(

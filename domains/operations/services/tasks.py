@@ -83,7 +83,7 @@ def task_created_message(task: CSTask) -> EventMessage:
             "required_skill": task.required_skill_id,
             "skill_matched": task.skill_matched,
             "due_at": _iso(task.due_at),
-            "source": task.source,
+            "origin": task.source,
             "run_id": task.run_id,
         },
     )

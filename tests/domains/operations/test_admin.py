@@ -122,8 +122,12 @@ def test_runs_are_read_only_and_a_failed_one_resumes(staff_client, make_customer
     settings.OPERATIONS_STEP_MAX_ATTEMPTS = 1
     make_customer("cust_admin_run", success_manager="")
     settings.OPERATIONS_TEAM_EMAILS = []
-    run = services.workflow_run_start(customer_id="cust_admin_run", workflow_type="health_decline_intervention",
-                                      step_names=["send_immediate_alert"], triggered_by="api")  # fmt: skip
+    run = services.workflow_run_start(
+        customer_id="cust_admin_run",
+        workflow_type="health_decline_intervention",
+        step_names=["send_immediate_alert"],
+        triggered_by="api",
+    )
     drain()  # no success manager, no operations inbox: the alert fails for good
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
@@ -153,7 +157,7 @@ def test_a_task_is_created_and_closed_through_the_service(staff_client, make_cus
             "due_at_0": due[:10],
             "due_at_1": due[11:],
             "assignee": "",
-        },  # fmt: skip
+        },
     )
     assert created.status_code == 302, created.content.decode()[:3000]
     task = CSTask.objects.get(title="Send the ROI deck")
@@ -171,7 +175,7 @@ def test_a_task_is_created_and_closed_through_the_service(staff_client, make_cus
             "assignee": team["li"].pk,
             "new_status": "done",
             "new_satisfaction": "4",
-        },  # fmt: skip
+        },
     )
     assert changed.status_code == 302, changed.content.decode()[:3000]
     task.refresh_from_db()
@@ -197,10 +201,18 @@ def test_my_tasks_shows_the_signed_in_managers_tasks(make_customer, team):
     sarah.set_password(STAFF_PASSWORD)
     sarah.save()
     due = timezone.now() + timedelta(days=1)
-    mine = services.task_create(customer_id="cust_mine", spec=services.TaskSpec(kind="check_in", title="Mine", due_at=due),
-                                source="manual", preferred_email="sarah.smith@example.com")  # fmt: skip
-    theirs = services.task_create(customer_id="cust_mine", spec=services.TaskSpec(kind="check_in", title="Theirs", due_at=due),
-                                  source="manual", preferred_email="li.wei@example.com")  # fmt: skip
+    mine = services.task_create(
+        customer_id="cust_mine",
+        spec=services.TaskSpec(kind="check_in", title="Mine", due_at=due),
+        source="manual",
+        preferred_email="sarah.smith@example.com",
+    )
+    theirs = services.task_create(
+        customer_id="cust_mine",
+        spec=services.TaskSpec(kind="check_in", title="Theirs", due_at=due),
+        source="manual",
+        preferred_email="li.wei@example.com",
+    )
     client = _sign_in(sarah.username)
     listing = client.get(f"{ADMIN}/mytask/")
     assert listing.status_code == 200
