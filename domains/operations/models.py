@@ -549,8 +549,10 @@ class TaskSource(models.TextChoices):
     MANUAL = "manual", "Created by hand"
 
 
-#: the sources whose tasks are interventions (average_resolution_time counts these)
+#: interventions, as average_resolution_time counts them: the check-ins that workflows schedule when a
+#: signal fires, and escalations (a playbook's tasks are planned work over days and weeks, not a response)
 INTERVENTION_SOURCES = (TaskSource.WORKFLOW, TaskSource.ESCALATION)
+INTERVENTION_KINDS = (TaskKind.CHECK_IN, TaskKind.ESCALATION)
 
 
 class CSTask(FSMModelMixin, models.Model):

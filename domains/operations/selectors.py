@@ -15,6 +15,7 @@ from . import performance
 from .assignment import ManagerLoad
 from .conf import conf
 from .models import (
+    INTERVENTION_KINDS,
     INTERVENTION_SOURCES,
     OPEN_RUN_STATUSES,
     OPEN_TASK_STATUSES,
@@ -222,7 +223,10 @@ def performance_inputs(*, window_days: int, end: datetime | None = None) -> perf
     done = CSTask.objects.filter(status=TaskStatus.DONE, completed_at__isnull=False)
     resolved = list(
         done.filter(
-            completed_at__gte=start, completed_at__lt=end, source__in=INTERVENTION_SOURCES
+            completed_at__gte=start,
+            completed_at__lt=end,
+            source__in=INTERVENTION_SOURCES,
+            kind__in=INTERVENTION_KINDS,
         ).values_list("created_at", "completed_at")
     )
     satisfaction = done.filter(

@@ -242,8 +242,8 @@ class PerformanceMetricsSerializer(serializers.Serializer):
     )
     average_resolution_time = serializers.CharField(
         allow_null=True,
-        help_text="Mean time from creation to done of the intervention tasks (created by workflow steps or "
-        "escalations) done in the window, in hours to one decimal: `2.3_hours`",
+        help_text="Mean time from creation to done of the intervention tasks done in the window (the "
+        "check-ins workflows schedule, and escalations), in hours to one decimal: `2.3_hours`",
     )
     customer_satisfaction = serializers.FloatField(
         allow_null=True,
