@@ -416,7 +416,8 @@ def main() -> None:
     print(f"    baseline (service → enqueue → claim, no-op step): p50 {b50:.0f} ms, p99 {b99:.0f} ms")
     print(f"    ratio: p50 {p50 / b50:.2f}x, p99 {p99 / b99:.2f}x")
     print(
-        f"    the {len(signal_ms)} interventions (4 steps each) were all finished {drained:.1f} s after the first POST"
+        f"    the {len(signal_ms)} interventions (4 steps each) were all finished "
+        f"{drained:.1f} s after the first POST"
     )
     print(f"(b) {args.runs} runs of the seed's 4 steps: {full:.1f} runs/s ({full * 4:.0f} steps/s)")
     print(f"    baseline, 4 no-op steps: {noop:.1f} runs/s; ratio {full / noop:.2f}")
