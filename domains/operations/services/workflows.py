@@ -309,6 +309,19 @@ class _LeaseLost(Exception):
     pass
 
 
+#: the columns a claim and the end of a try write (not the step's input)
+CLAIM_FIELDS = [
+    "status",
+    "attempts",
+    "started_at",
+    "lease_token",
+    "lease_expires_at",
+    "next_attempt_at",
+    "attempt_log",
+]
+CLOSE_FIELDS = ["status", "lease_token", "lease_expires_at", "finished_at", "output", "error", "attempt_log"]
+
+
 def retry_delay(attempts: int) -> float:
     """Seconds before try ``attempts + 1``: doubling from OPERATIONS_STEP_RETRY_BASE_SECONDS, ±20 %."""
     base = conf.OPERATIONS_STEP_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
@@ -339,7 +352,7 @@ def _claim(step_id: int, now: datetime) -> tuple[WorkflowStep, WorkflowRun, str]
             return f"run_{run.status}"
         token = uuid.uuid4().hex
         step.claim(now=now, token=token, lease_seconds=conf.OPERATIONS_STEP_LEASE_SECONDS)
-        step.save()
+        step.save(update_fields=CLAIM_FIELDS)
         if run.status == RunStatus.QUEUED:
             run.start(now=now)
             run.save(update_fields=["status", "started_at", "updated_at"])
@@ -366,7 +379,7 @@ def _execute(step: WorkflowStep, run: WorkflowRun, token: str) -> None:
         output = _json_ready(action.run(context, params) or {})
         now = timezone.now()
         locked.succeed(now=now, output=output)
-        locked.save()
+        locked.save(update_fields=CLOSE_FIELDS)
         steps = [locked if s.pk == locked.pk else s for s in run.steps.order_by("position")]
         _advance(run, steps, now)
 
@@ -381,14 +394,14 @@ def _record_failure(step_id: int, token: str, exc: Exception) -> str:
         run = _locked_run(step.run_id)
         if isinstance(exc, PermanentStepError) or step.attempts >= step.max_attempts:
             step.fail(now=now, error=error)
-            step.save()
+            step.save(update_fields=CLOSE_FIELDS)
             steps = [step if s.pk == step.pk else s for s in run.steps.order_by("position")]
             _fail_run(run, steps, step, now)
             logger.warning("Step %s of %s failed for good: %s", step.name, run.run_id, error)
             return "failed"
         retry_at = now + timedelta(seconds=retry_delay(step.attempts))
         step.schedule_retry(now=now, error=error, retry_at=retry_at)
-        step.save()
+        step.save(update_fields=[*CLOSE_FIELDS, "next_attempt_at"])
     logger.info(
         "Step %s of %s failed (try %s), retried at %s: %s",
         step.name,
