@@ -3,7 +3,7 @@
 Run on PostgreSQL and Redis; it starts its own gunicorn and Celery worker on 127.0.0.1:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/operations REDIS_URL=redis://127.0.0.1:6379/8 \\
-        VAR_DIR=/tmp/bench-ops .venv/bin/python bench/operations_workflows.py [--rate 10] [--seconds 20] \\
+        VAR_DIR=/tmp/bench-ops .venv/bin/python bench/operations_workflows.py [--rates 10,1] [--seconds 20] \\
         [--runs 200] [--concurrency 2]
 
 (a) Signal to action: ``POST …/events/health-change`` with a 25-point drop, at a steady rate, each for a
@@ -327,7 +327,9 @@ def simulate_assignment(strategy: str, *, tasks: int = 3000, seed: int = 7) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=10, help="events per second in (a)")
+    parser.add_argument(
+        "--rates", default="10,1", help="events per second in (a), comma-separated: one phase per rate"
+    )
     parser.add_argument("--seconds", type=float, default=20, help="duration of (a) and of its baseline")
     parser.add_argument("--runs", type=int, default=200, help="runs in each half of (b)")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
@@ -342,8 +344,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     clean_up()
     seed_team()
-    events = int(args.rate * args.seconds)
-    customers = make_customers(events * 2)
+    rates = [float(rate) for rate in args.rates.split(",")]
+    counts = [max(1, int(rate * args.seconds)) for rate in rates]
+    customers = make_customers(2 * sum(counts))
     credentials = client_create(
         name=CLIENT_NAME,
         scopes="events:write",
@@ -395,30 +398,37 @@ def main() -> None:
         time.sleep(3)  # the worker finishes starting
         print(f"{os.cpu_count()} CPUs, shared and loaded; worker processes: {args.concurrency}")
         # Each phase starts with the worker idle: a backlog of one phase must not slow the next.
-        baseline_ms = measure_engine_round_trip(customers[events:], args.rate)
-        wait_idle()
-        began = time.time()
-        signal_ms, post_ms = measure_signal_to_action(base, bearer, customers[:events], args.rate)
-        drained = wait_idle() - began
+        phases, offset = [], 0
+        for rate, count in zip(rates, counts, strict=True):
+            baseline_ms = measure_engine_round_trip(customers[offset : offset + count], rate)
+            wait_idle()
+            began = time.time()
+            signal_ms, post_ms = measure_signal_to_action(
+                base, bearer, customers[offset + count : offset + 2 * count], rate
+            )
+            phases.append((rate, signal_ms, post_ms, baseline_ms, wait_idle() - began))
+            offset += 2 * count
         noop = measure_runs_per_second(customers, args.runs, ["bench_noop"] * 4)
         full = measure_runs_per_second(customers, args.runs, SEED_STEPS)
     finally:
         for process in processes:
             stop(process)
 
-    print(f"(a) {len(signal_ms)} health-change events at {args.rate:g}/s")
-    print(
-        f"    POST answered: p50 {statistics.median(post_ms):.0f} ms, p99 {percentile(post_ms, 0.99):.0f} ms"
-    )
-    p50, p99 = statistics.median(signal_ms), percentile(signal_ms, 0.99)
-    b50, b99 = statistics.median(baseline_ms), percentile(baseline_ms, 0.99)
-    print(f"    event → first step started: p50 {p50:.0f} ms, p99 {p99:.0f} ms")
-    print(f"    baseline (service → enqueue → claim, no-op step): p50 {b50:.0f} ms, p99 {b99:.0f} ms")
-    print(f"    ratio: p50 {p50 / b50:.2f}x, p99 {p99 / b99:.2f}x")
-    print(
-        f"    the {len(signal_ms)} interventions (4 steps each) were all finished "
-        f"{drained:.1f} s after the first POST"
-    )
+    for rate, signal_ms, post_ms, baseline_ms, drained in phases:
+        print(f"(a) {len(signal_ms)} health-change events at {rate:g}/s")
+        print(
+            f"    POST answered: p50 {statistics.median(post_ms):.0f} ms, "
+            f"p99 {percentile(post_ms, 0.99):.0f} ms"
+        )
+        p50, p99 = statistics.median(signal_ms), percentile(signal_ms, 0.99)
+        b50, b99 = statistics.median(baseline_ms), percentile(baseline_ms, 0.99)
+        print(f"    event → first step started: p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+        print(f"    baseline (service → enqueue → claim, one no-op step): p50 {b50:.0f} ms, p99 {b99:.0f} ms")
+        print(f"    ratio: p50 {p50 / b50:.2f}x, p99 {p99 / b99:.2f}x")
+        print(
+            f"    all {len(signal_ms)} interventions (4 steps each) finished "
+            f"{drained:.1f} s after the first POST"
+        )
     print(f"(b) {args.runs} runs of the seed's 4 steps: {full:.1f} runs/s ({full * 4:.0f} steps/s)")
     print(f"    baseline, 4 no-op steps: {noop:.1f} runs/s; ratio {full / noop:.2f}")
     print("(c) assignment of the same 3000 tasks:")

@@ -3,6 +3,7 @@ run queued steps in the test's own thread, and a stand-in for the marketing app'
 
 from __future__ import annotations
 
+import importlib
 import sys
 from datetime import timedelta
 
@@ -17,6 +18,25 @@ from tests.celery_support import celery_test_app, celery_worker  # noqa: F401  (
 from . import fake_marketing as fake_marketing_module
 
 OPS_SCOPES = "operations:read operations:write"
+
+
+@pytest.fixture(autouse=True)
+def operations_defaults(request):
+    """The skills, playbooks, templates and rules the data migration creates. A transactional test of
+    another app flushes them; they are put back (idempotently) before each test that uses the database."""
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = marker is not None or {"db", "transactional_db"} & set(request.fixturenames)
+    if not uses_db:
+        return
+    transactional = marker is not None and bool(
+        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.apps import apps
+
+    importlib.import_module("domains.operations.migrations.0002_defaults").create_defaults(apps, None)
+
+
 BASE = "/api/v1/cs-ops"
 
 

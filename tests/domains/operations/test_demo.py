@@ -26,15 +26,22 @@ def test_the_demo_history_is_realistic_and_seeded_once():
     assert SuccessManager.objects.count() == 8 and all(m.user.is_staff for m in SuccessManager.objects.all())
     runs = WorkflowRun.objects.all()
     assert 350 <= runs.count() <= 650
-    assert runs.filter(status="failed").count() >= 5 and runs.filter(triggered_by="rule").count() > runs.count() / 2
+    assert (
+        runs.filter(status="failed").count() >= 5
+        and runs.filter(triggered_by="rule").count() > runs.count() / 2
+    )
     assert runs.filter(queue="critical").exists()
-    assert not WorkflowRun.objects.filter(status__in=("queued", "running")).exists()  # nothing left to execute
+    assert not WorkflowRun.objects.filter(
+        status__in=("queued", "running")
+    ).exists()  # nothing left to execute
     assert WorkflowStep.objects.filter(status=StepStatus.SKIPPED, output={"skipped": "app_absent"}).exists()
     assert WorkflowStep.objects.filter(attempts__gt=1).exists()
     tasks = CSTask.objects.all()
     assert tasks.count() > 1000
     assert tasks.filter(status="done", satisfaction__isnull=False).count() > 300
-    assert tasks.filter(status__in=("open", "in_progress")).exists() and tasks.filter(kind="escalation").exists()
+    assert (
+        tasks.filter(status__in=("open", "in_progress")).exists() and tasks.filter(kind="escalation").exists()
+    )
     assert tasks.filter(source="handoff").exists() and tasks.filter(assignee__isnull=True).count() == 0
     assert RuleFiring.objects.filter(outcome="suppressed").exists()
     assert PerformanceSnapshot.objects.filter(window_days=30).count() == DAYS
@@ -45,4 +52,8 @@ def test_the_demo_history_is_realistic_and_seeded_once():
 
     counts = (runs.count(), tasks.count(), PerformanceSnapshot.objects.count())
     assert "already there" in seed_demo_operations()
-    assert (WorkflowRun.objects.count(), CSTask.objects.count(), PerformanceSnapshot.objects.count()) == counts
+    assert (
+        WorkflowRun.objects.count(),
+        CSTask.objects.count(),
+        PerformanceSnapshot.objects.count(),
+    ) == counts

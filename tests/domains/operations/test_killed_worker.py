@@ -31,7 +31,7 @@ from .mailbox import sent_messages
 pytestmark = [
     pytest.mark.services,
     pytest.mark.worker,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 LEASE_SECONDS = 3

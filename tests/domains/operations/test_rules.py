@@ -139,7 +139,7 @@ def test_usage_and_support_conditions_apply_when_those_signals_exist(reporter, m
     assert "health_score_drop" in run.trigger_conditions
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_churn_risk_runs_are_enqueued_on_the_critical_queue(reporter, make_customer, team, celery_test_app):
     from tests.celery_support import purge_queues
 

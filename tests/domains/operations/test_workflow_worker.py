@@ -16,7 +16,7 @@ from tests.celery_support import wait_until
 from .conftest import BASE
 from .test_workflow_api import SEED_REQUEST
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def finished(run_id):
