@@ -432,9 +432,7 @@ def main() -> None:
         )
     print(f"(b) {args.runs} runs of the seed's 4 steps: {full:.1f} runs/s ({full * 4:.0f} steps/s)")
     print(f"    baseline, 4 no-op steps: {noop:.1f} runs/s; ratio {full / noop:.2f}")
-    print(
-        "(c) assignment of the same 3000 tasks (the same work: a mean utilisation of about 0.6 for all three):"
-    )
+    print("(c) assignment of the same 3000 tasks (the same work: mean utilisation about 0.6 for all three):")
     for strategy in ("capacity", "fewest_accounts", "least_revenue"):
         result = simulate_assignment(strategy)
         print(
