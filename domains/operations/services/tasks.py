@@ -16,6 +16,7 @@ from django_fsm import can_proceed
 
 from csintegration.db import lock_rows, model_update
 from csintegration.events import EventMessage, publish_many
+from csintegration.events.services import iso_utc
 
 from .. import events, selectors
 from ..assignment import ManagerLoad, choose_assignee
@@ -67,8 +68,8 @@ class SatisfactionNotAllowed(Exception):
     """A satisfaction score belongs to a task that is done."""
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def _iso(moment: datetime) -> str:
+    return iso_utc(moment)
 
 
 def task_created_message(task: CSTask) -> EventMessage:
@@ -82,7 +83,7 @@ def task_created_message(task: CSTask) -> EventMessage:
             "assignee": task.assignee.email if task.assignee else None,
             "required_skill": task.required_skill_id,
             "skill_matched": task.skill_matched,
-            "due_at": _iso(task.due_at),
+            "due_at": task.due_at,
             "origin": task.source,
             "run_id": task.run_id,
         },
@@ -362,7 +363,7 @@ def _escalate(task: CSTask, now: datetime) -> None:
                     "task_id": task.task_id,
                     "kind": task.kind,
                     "assignee": task.assignee.email if task.assignee else None,
-                    "due_at": _iso(task.due_at),
+                    "due_at": task.due_at,
                     "overdue_hours": round((now - task.due_at).total_seconds() / 3600, 2),
                     "escalation_task_id": escalation.task_id,
                     "escalation_assignee": escalation.assignee.email if escalation.assignee else None,
