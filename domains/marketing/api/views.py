@@ -319,7 +319,7 @@ class MarketingHealthView(PlatformAPIView):
 )
 class JourneyMoveView(PlatformAPIView):
     """Moves the customer to `stage` if the journey's state machine allows it from the current stage
-    (docs/marketing.md), recording the reason, the client that moved it and when; the customer's
+    (docs/domains/marketing.md), recording the reason, the client that moved it and when; the customer's
     `lifecycle_stage` becomes the stage and `journey_stage_changed` is published. Answers with the
     journey's status."""
 
