@@ -255,13 +255,13 @@ class FeatureAdmin(admin.ModelAdmin):
             )
             if adoption.adoption_figures(*kept) == adoption.adoption_figures(*raw):
                 self.message_user(
-                    request, f"{feature.feature_id}: the figures match the usage.", messages.SUCCESS
+                    request, f"The figures of {feature.feature_id} match the usage.", messages.SUCCESS
                 )
             else:
                 self.message_user(
                     request,
-                    f"{feature.feature_id}: the figures differ from the usage (customer changes not yet "
-                    "synced, or drift); rebuild the aggregates.",
+                    f"The figures of {feature.feature_id} differ from the usage (customer changes not yet "
+                    "synced, or drift): rebuild the aggregates.",
                     messages.WARNING,
                 )
 
@@ -383,20 +383,6 @@ class FeedbackChangeForm(forms.ModelForm):
         self.fields["release"].initial = self.instance.committed_release
 
 
-class FeedbackTransitionInline(admin.TabularInline):
-    model = FeedbackTransition
-    extra = 0
-    can_delete = False
-    fields = ("at", "from_status", "to_status", "committed_release", "changed_by", "event_id")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Feedback)
 class FeedbackAdmin(admin.ModelAdmin):
     list_display = (
@@ -422,7 +408,6 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_select_related = ("customer",)
     ordering = ("-priority_score", "-created_at")
     raw_id_fields = ("customer",)
-    inlines = (FeedbackTransitionInline,)
     show_full_result_count = False
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -497,9 +482,33 @@ class FeedbackAdmin(admin.ModelAdmin):
             "committed_by",
             "committed_at",
             "status_changed_at",
+            "workflow_history",
             "submitted_by",
             "created_at",
             "updated_at",
+        )
+
+    @admin.display(description="history")
+    def workflow_history(self, feedback: Feedback):
+        transitions = feedback.transitions.order_by("at", "id")
+        return format_html(
+            "<table><tr><th>when</th><th>from</th><th>to</th><th>release</th><th>by</th><th>event</th></tr>{}"
+            "</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        f"{item.at:%Y-%m-%d %H:%M}",
+                        item.from_status or "-",
+                        item.to_status,
+                        item.committed_release or "-",
+                        item.changed_by,
+                        item.event_id or "-",
+                    )
+                    for item in transitions
+                ),
+            ),
         )
 
     @admin.display(description="description")
@@ -553,9 +562,6 @@ class FeedbackAdmin(admin.ModelAdmin):
             messages.error(request, f"Not allowed: {refused.current} → {refused.requested}.")
         except services.CommitmentRefused as refused:
             messages.error(request, str(refused))
-
-    def save_formset(self, request, form, formset, change):
-        pass  # the transitions are the workflow's history, written by the service
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -9,6 +9,7 @@ import random
 from datetime import date, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from domains.customers.models import Customer, LifecycleStage
 
@@ -113,7 +114,7 @@ def demo_usage(customers: list[Customer], today: date, seed: int = 20261201) -> 
             affinity = 0.5 if feature_id in UNRELATED_TO_HEALTH else 0.25 + 0.95 * health
             if rng.random() > min(0.97, reach * affinity * SEGMENT_FACTOR[customer.segment] * 1.3):
                 continue
-            intensity = rng.uniform(0.15, 0.6) * (0.6 + health)
+            intensity = rng.uniform(0.1, 0.45) * (0.6 + health)
             per_day = max(1.0, threshold / 6)
             for back in range(HISTORY_DAYS):
                 if stopped is not None and back < stopped:
@@ -140,13 +141,17 @@ def _adoption_from_usage(features: list[Feature], customers: list[Customer], tod
     aggregates.aggregates_rebuild(today=today)
 
 
+def _history_days(today: date) -> list[date]:
+    """Daily for the last two weeks, weekly before (the nightly job adds a day at a time from then on)."""
+    backs = sorted({*range(1, 15), *range(14, HISTORY_DAYS + 1, 7)}, reverse=True)
+    return [today - timedelta(days=back) for back in backs]
+
+
 def _history(features: list[Feature], today: date) -> int:
     written = 0
     for feature in features:
-        for back in range(HISTORY_DAYS, 0, -1):
-            written += services.adoption_snapshot_from_usage(
-                feature=feature, day=today - timedelta(days=back)
-            )
+        for day in _history_days(today):
+            written += services.adoption_snapshot_from_usage(feature=feature, day=day)
     return written + services.adoption_snapshots_take(today=today)
 
 
@@ -181,7 +186,9 @@ def _feedback(customers: list[Customer], today: date, seed: int = 20261202) -> i
                 feedback = services.feedback_update(
                     feedback=feedback, actor="staff:ana.costa", status=status, **options
                 )
-            submitted = today - timedelta(days=rng.randint(0, HISTORY_DAYS - 1))
+            submitted = timezone.now() - timedelta(
+                days=rng.randint(0, HISTORY_DAYS - 1), hours=rng.randint(0, 23)
+            )
             Feedback.objects.filter(pk=feedback.pk).update(created_at=submitted)
         made += 1
     return made
@@ -192,14 +199,20 @@ def seed_demo_product(**options) -> str:
     customers = list(Customer.objects.filter(customer_id__startswith=DEMO_CUSTOMER_PREFIX).order_by("pk"))
     features = _features()
     parts = []
-    if customers and not FeatureUsage.objects.filter(customer_id__startswith=DEMO_CUSTOMER_PREFIX).exists():
+    if (
+        customers
+        and not FeatureUsage.objects.filter(customer__customer_id__startswith=DEMO_CUSTOMER_PREFIX).exists()
+    ):
         rows = demo_usage(customers, today)
         FeatureUsage.objects.bulk_create(rows, batch_size=2000)
         _adoption_from_usage(features, customers, today)
         parts.append(f"{len(rows)} daily usage rows")
     if not AdoptionSnapshot.objects.filter(day__lt=today).exists() and customers:
         parts.append(f"{_history(features, today)} adoption snapshots")
-    if customers and not Feedback.objects.filter(customer_id__startswith=DEMO_CUSTOMER_PREFIX).exists():
+    if (
+        customers
+        and not Feedback.objects.filter(customer__customer_id__startswith=DEMO_CUSTOMER_PREFIX).exists()
+    ):
         parts.append(f"{_feedback(customers, today)} feedback")
     added = ", ".join(parts) or "nothing new"
     return f"{len(features)} features; {added}"

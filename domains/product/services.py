@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -362,7 +363,7 @@ def feedback_priority(
 
 
 def _priority_inputs(score: priority.PriorityScore, customer: Customer) -> dict[str, Any]:
-    arr = customer.arr
+    arr = Decimal(str(customer.arr))
     arr_value = int(arr) if arr == arr.to_integral_value() else float(arr)
     return score.as_inputs(arr=arr_value, health_score=customer.health_score)
 

@@ -248,7 +248,16 @@ class AdoptionReportSerializer(serializers.Serializer):
 # --- Feedback ----------------------------------------------------------------------------------------
 
 
-class FeedbackBodySerializer(serializers.Serializer):
+class ObjectSerializer(serializers.Serializer):
+    """A nested object whose wrong type is reported at its own path (``feedback``), not below it."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Expected an object.", code="invalid")
+        return super().to_internal_value(data)
+
+
+class FeedbackBodySerializer(ObjectSerializer):
     type = serializers.ChoiceField(choices=FeedbackType.choices)
     category = LabelField(help_text="A label, e.g. workflow_automation")
     priority = serializers.ChoiceField(
@@ -260,7 +269,7 @@ class FeedbackBodySerializer(serializers.Serializer):
     )
 
 
-class SuccessContextSerializer(serializers.Serializer):
+class SuccessContextSerializer(ObjectSerializer):
     health_impact = LabelField(required=False, help_text="e.g. churn_risk_reduction")
     efficiency_gain = serializers.CharField(
         max_length=200, required=False, help_text="e.g. 40% less manual work"

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from domains.customers import services as customer_services
 from domains.customers.models import Customer
-from domains.product import aggregates, selectors, services
+from domains.product import aggregates, selectors
 from domains.product.aggregates import today_utc
 from domains.product.models import AdoptionCell, AdoptionPopulation, AdoptionSnapshot
 
