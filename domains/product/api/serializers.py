@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from csintegration.api.bulk import bulk_request_serializer, bulk_response_serializer
@@ -29,6 +30,16 @@ MAX_USAGE_COUNT = 1_000_000_000
 MAX_THRESHOLD = 1_000_000
 MAX_DESCRIPTION = 10_000
 SEGMENT_CHOICES = ("enterprise", "mid_market", "small_business")
+
+
+def inline_choice_field(choices, **kwargs) -> serializers.ChoiceField:
+    """A choice field whose enum stays inline in the OpenAPI document: the feedback statuses and
+    priorities share their names or values with other choice sets of the platform, and a shared enum
+    component would need a name given in the project's settings."""
+    values = [value for value, _ in choices]
+    schema = {"anyOf": [{"type": "string", "enum": values}]}
+    field_class = extend_schema_field(schema)(type("InlineChoiceField", (serializers.ChoiceField,), {}))
+    return field_class(choices=choices, **kwargs)
 
 
 # --- Features --------------------------------------------------------------------------------------
@@ -260,9 +271,7 @@ class ObjectSerializer(serializers.Serializer):
 class FeedbackBodySerializer(ObjectSerializer):
     type = serializers.ChoiceField(choices=FeedbackType.choices)
     category = LabelField(help_text="A label, e.g. workflow_automation")
-    priority = serializers.ChoiceField(
-        choices=FeedbackPriority.choices, help_text="As the customer declares it"
-    )
+    priority = inline_choice_field(FeedbackPriority.choices, help_text="As the customer declares it")
     business_impact = serializers.ChoiceField(choices=BusinessImpact.choices)
     description = serializers.CharField(
         max_length=MAX_DESCRIPTION, help_text="Stored encrypted; never in events or logs"
@@ -323,9 +332,9 @@ class FeedbackSerializer(serializers.Serializer):
         "PRODUCT_FEEDBACK_WEIGHTS (0.35, 0.25, 0.25, 0.15); recomputed nightly while the feedback is open"
     )
     priority_breakdown = PriorityBreakdownSerializer(source="priority_inputs")
-    status = serializers.ChoiceField(choices=FeedbackStatus.choices)
+    status = inline_choice_field(FeedbackStatus.choices)
     allowed_statuses = serializers.ListField(
-        child=serializers.ChoiceField(choices=FeedbackStatus.choices),
+        child=inline_choice_field(FeedbackStatus.choices),
         help_text="The statuses it may move to next",
     )
     committed_release = serializers.CharField(help_text="Empty without a commitment")
@@ -344,8 +353,8 @@ class FeedbackDetailSerializer(FeedbackSerializer):
 
 
 class FeedbackUpdateSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=FeedbackStatus.choices,
+    status = inline_choice_field(
+        FeedbackStatus.choices,
         required=False,
         help_text="new → under_review | planned | declined; under_review → planned | declined; planned → "
         "in_progress | under_review | declined; in_progress → delivered | planned; declined → "
