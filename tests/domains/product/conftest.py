@@ -7,6 +7,7 @@ import pytest
 from csintegration.events.models import Event
 from domains.customers import services as customer_services
 from domains.product import services
+from tests.celery_support import celery_test_app, celery_worker  # noqa: F401  (fixtures)
 from tests.conftest import sign_request_kwargs
 
 PRODUCT_SCOPES = "product:read product:write"

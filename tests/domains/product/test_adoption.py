@@ -183,8 +183,10 @@ def test_the_query_count_does_not_grow_with_the_customers(product_api, make_feat
     with CaptureQueriesContext(connection) as many:
         body = product_api.get(adoption_url()).json()
     assert body["success_correlation"]["customers"] == 126
-    assert len(many.captured_queries) == len(few.captured_queries)
+    # The platform's own lookups (token, client) may be cached in between; the report's queries are fixed.
+    assert len(many.captured_queries) <= len(few.captured_queries)
     adoption_queries = [q["sql"] for q in many.captured_queries if "product_" in q["sql"]]
+    assert len(adoption_queries) == len([q for q in few.captured_queries if "product_" in q["sql"]])
     assert len(adoption_queries) <= 5, adoption_queries
 
 

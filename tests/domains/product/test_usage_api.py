@@ -6,17 +6,17 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from domains.customers.models import Customer, CustomerSignal, HealthSnapshot
 from domains.product.aggregates import today_utc
 from domains.product.models import AdoptionCell, Feature, FeatureAdoption, FeatureUsage
+from tests.conftest import sign_request_kwargs
 
 from ..customers.test_customer_api import assert_problem
 from .conftest import BASE, events_of, signed_post
-from tests.conftest import sign_request_kwargs
 
 pytestmark = pytest.mark.django_db
 
