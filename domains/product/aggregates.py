@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 SYNC_LOCK_KEY = "product:adoption-profiles-sync"
 UPSERT_BATCH = 1000
+#: rows per statement when they travel as arrays (PostgreSQL)
+ARRAY_BATCH = 10_000
 #: the chunk of customers a threshold recompute handles per transaction
 RECOMPUTE_CHUNK = 20_000
 
@@ -101,30 +103,82 @@ CellKey = tuple[str, str, bool, date]  # feature_id, segment, churned, adopted_f
 PopulationKey = tuple[str, bool]  # segment, churned
 
 
-def _upsert_add(model, keys: Sequence[str], values: Sequence[str], rows: Sequence[tuple]) -> None:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE SET value = value + excluded.value`` for each row, in key
-    order (rows are locked in that order)."""
+def insert_rows(
+    model,
+    fields: Sequence[str],
+    rows: Sequence[tuple],
+    *,
+    conflict: Sequence[str] = (),
+    on_conflict: str = "error",
+    update: Sequence[str] = (),
+) -> None:
+    """Insert ``rows`` (tuples of ``fields``) in one statement per batch, in the rows' order: on PostgreSQL
+    from arrays (``unnest``, a handful of parameters whatever the number of rows), elsewhere from
+    ``VALUES``. ``on_conflict`` on the ``conflict`` key: ``nothing``, ``replace`` (the ``update`` fields take
+    the new values) or ``add`` (the ``update`` fields add the new values to theirs)."""
     if not rows:
         return
     table = _table(model)
-    columns = [_column(model, name) for name in (*keys, *values)]
-    conflict = ", ".join(_column(model, name) for name in keys)
-    increments = ", ".join(
-        f"{_column(model, name)} = {table}.{_column(model, name)} + excluded.{_column(model, name)}"
-        for name in values
-    )
-    row_placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    ordered = sorted(rows, key=lambda row: row[: len(keys)])
+    columns = [model._meta.get_field(name) for name in fields]
+    names = ", ".join(_quote(column.column) for column in columns)
+    clause = ""
+    if on_conflict != "error":
+        keys = ", ".join(_column(model, name) for name in conflict)
+        if on_conflict == "nothing":
+            clause = f" ON CONFLICT ({keys}) DO NOTHING"
+        else:
+            sets = []
+            for name in update:
+                column = _column(model, name)
+                value = (
+                    f"{table}.{column} + excluded.{column}" if on_conflict == "add" else f"excluded.{column}"
+                )
+                sets.append(f"{column} = {value}")
+            clause = f" ON CONFLICT ({keys}) DO UPDATE SET {', '.join(sets)}"
     with connection.cursor() as cursor:
-        for start in range(0, len(ordered), UPSERT_BATCH):
-            batch = ordered[start : start + UPSERT_BATCH]
-            # Only quoted model names and placeholders are interpolated; every value is a parameter.
-            sql = (
-                f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
-                f"VALUES {', '.join([row_placeholder] * len(batch))} "
-                f"ON CONFLICT ({conflict}) DO UPDATE SET {increments}"
-            )
+        # Only quoted model names, column types and placeholders are interpolated; every value is a
+        # parameter.
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
+            sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}){clause}"  # noqa: S608
+            for start in range(0, len(rows), ARRAY_BATCH):
+                batch = rows[start : start + ARRAY_BATCH]
+                cursor.execute(sql, [[row[index] for row in batch] for index in range(len(columns))])
+            return
+        placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for start in range(0, len(rows), UPSERT_BATCH):
+            batch = rows[start : start + UPSERT_BATCH]
+            sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([placeholder] * len(batch))}{clause}"  # noqa: S608
             cursor.execute(sql, [value for row in batch for value in row])
+
+
+def update_objects(model, objects: Sequence[Any], fields: Sequence[str]) -> None:
+    """Save ``fields`` of ``objects`` by primary key: one ``UPDATE … FROM unnest(…)`` per batch on
+    PostgreSQL (a handful of parameters whatever the number of rows), the platform's
+    ``bulk_update_values`` elsewhere."""
+    if not objects:
+        return
+    if connection.vendor != "postgresql":
+        bulk_update_values(model, objects, fields)
+        return
+    table = _table(model)
+    columns = [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
+    arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
+    aliases = ", ".join(f"v{index}" for index in range(len(columns)))
+    sets = ", ".join(f"{_quote(column.column)} = v.v{index}" for index, column in enumerate(columns) if index)
+    key = _quote(columns[0].column)
+    # Only quoted model names, column types and placeholders are interpolated; every value is a parameter.
+    sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({aliases}) WHERE {table}.{key} = v.v0"  # noqa: S608
+    with connection.cursor() as cursor:
+        for start in range(0, len(objects), ARRAY_BATCH):
+            batch = objects[start : start + ARRAY_BATCH]
+            cursor.execute(sql, [[getattr(obj, column.attname) for obj in batch] for column in columns])
+
+
+def _upsert_add(model, keys: Sequence[str], values: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Add ``values`` to the rows of ``keys`` (creating them), in key order (the order rows are locked in)."""
+    ordered = sorted(rows, key=lambda row: row[: len(keys)])
+    insert_rows(model, (*keys, *values), ordered, conflict=keys, on_conflict="add", update=values)
 
 
 def cells_add(deltas: dict[CellKey, list[int]]) -> None:
@@ -406,13 +460,12 @@ def adoption_apply(
     if not wanted:
         return applied
     now = timezone.now()
-    FeatureAdoption.objects.bulk_create(
-        [
-            FeatureAdoption(customer_id=customer_id, feature_id=feature_id)
-            for customer_id, feature_id in wanted
-        ],
-        ignore_conflicts=True,
-        batch_size=UPSERT_BATCH,
+    insert_rows(
+        FeatureAdoption,
+        ("customer_id", "feature", "updated_at"),
+        [(customer_id, feature_id, now) for customer_id, feature_id in wanted],
+        conflict=("customer_id", "feature"),
+        on_conflict="nothing",
     )
     customers = sorted({customer_id for customer_id, _ in wanted})
     features = sorted({feature_id for _, feature_id in wanted})
@@ -448,7 +501,7 @@ def adoption_apply(
         row.adopted_from, row.last_used_on, row.updated_at = adopted_from, last_used, now
         dirty.append(row)
     cells_add(cells)
-    bulk_update_values(FeatureAdoption, dirty, ["adopted_from", "last_used_on", "updated_at"])
+    update_objects(FeatureAdoption, dirty, ["adopted_from", "last_used_on", "updated_at"])
     return applied
 
 
@@ -624,7 +677,7 @@ def aggregates_rebuild(*, today: date | None = None, feature_id: str | None = No
     stats, sql, now = RebuildStats(), _Sql(), timezone.now()
     with transaction.atomic():
         _lock_tables([AdoptionProfile, FeatureAdoption, AdoptionCell, AdoptionPopulation])
-        before = _countable_totals(today, feature_id)
+        before = _countable_totals(today, feature_id) if feature_id is None else {}
         with connection.cursor() as cursor:
             if feature_id is None:
                 stats.profiles, stats.removed_profiles = _profiles_from_customers(cursor, sql, now)
@@ -635,11 +688,12 @@ def aggregates_rebuild(*, today: date | None = None, feature_id: str | None = No
             stats.cells = _cells_from_adoption(cursor, sql, feature_id)
             if feature_id is None:
                 _population_from_profiles(cursor, sql)
-        stats.drift = _drift(before, _countable_totals(today, feature_id))
-        defaults: dict[str, Any] = {"last_drift": stats.drift}
+        if feature_id is None:  # a feature's recompute changes its cells by design: not drift
+            stats.drift = _drift(before, _countable_totals(today, feature_id))
         if feature_id is None:
-            defaults["rebuilt_at"] = now
-        AdoptionSyncState.objects.update_or_create(key="profiles", defaults=defaults)
+            AdoptionSyncState.objects.update_or_create(
+                key="profiles", defaults={"last_drift": stats.drift, "rebuilt_at": now}
+            )
     if stats.drift:
         logger.warning("The adoption rebuild corrected drift: %s", stats.drift)
     return stats
@@ -672,32 +726,27 @@ def feature_adoption_recompute(
             """,  # noqa: S608
             [now, feature_id, since],
         )
+    # Chunks of customers by key (the customers' primary key orders them): every statement below reads
+    # a key range through the (customer_id, feature) and (customer_id, feature_id, date) unique indexes,
+    # and the first one locks the chunk's rows in key order, as usage writes do.
     recomputed, last = 0, ""
     while True:
-        ids = list(
-            FeatureAdoption.objects.filter(feature_id=feature_id, customer_id__gt=last)
-            .order_by("customer_id")
-            .values_list("customer_id", flat=True)[:size]
-        )
-        if not ids:
+        following = Customer.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)
+        if not following.exists():
             break
-        low, high = ids[0], ids[-1]
+        boundary = list(following[size - 1 : size])
+        high = boundary[0] if boundary else following.order_by("-pk").first()
+        low = last
         with transaction.atomic(), connection.cursor() as cursor:
-            list(
-                lock_rows(
-                    FeatureAdoption.objects.filter(
-                        feature_id=feature_id, customer_id__gte=low, customer_id__lte=high
-                    ).order_by("customer_id")
-                ).values_list("pk", flat=True)
-            )
             cursor.execute(
                 f"""
                 UPDATE {adoption} SET {a["adopted_from"]} = NULL, {a["last_used_on"]} = NULL,
                                       {a["updated_at"]} = %s
-                WHERE {a["feature"]} = %s AND {a["customer_id"]} BETWEEN %s AND %s
+                WHERE {a["feature"]} = %s AND {a["customer_id"]} > %s AND {a["customer_id"]} <= %s
                 """,  # noqa: S608
                 [now, feature_id, low, high],
             )
+            recomputed += cursor.rowcount
             cursor.execute(
                 f"""
                 UPDATE {adoption} SET {a["adopted_from"]} = r.adopted_from, {a["last_used_on"]} = r.last_used
@@ -713,14 +762,13 @@ def feature_adoption_recompute(
                                ) AS trailing
                         FROM {usage}
                         WHERE {u["feature"]} = %s AND {u["date"]} >= %s
-                          AND {u["customer"]} BETWEEN %s AND %s
+                          AND {u["customer"]} > %s AND {u["customer"]} <= %s
                     ) t GROUP BY t.customer_id
                 ) r
                 WHERE {adoption}.{a["feature"]} = %s AND {adoption}.{a["customer_id"]} = r.customer_id
                 """,  # noqa: S608
                 [threshold_value, feature_id, since, low, high, feature_id],
             )
-        recomputed += len(ids)
         last = high
     aggregates_rebuild(today=today, feature_id=feature_id)
     Feature.objects.filter(pk=feature_id, adoption_threshold=threshold_value).update(

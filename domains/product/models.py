@@ -96,8 +96,11 @@ class FeatureUsage(models.Model):
     """How many times one customer used one feature on one day (UTC). Sending the same customer, feature
     and day again replaces the count."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="feature_usage")
-    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="usage")
+    # No index of their own: the unique (customer, feature, date) and (feature, date) cover them.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="feature_usage", db_index=False
+    )
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="usage", db_index=False)
     date = models.DateField()
     count = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -126,7 +129,7 @@ class FeatureAdoption(models.Model):
     """
 
     customer_id = models.CharField(max_length=ID_MAX_LENGTH)
-    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="adoptions")
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="adoptions", db_index=False)
     #: the latest day d such that the usage from d up to today reaches the threshold (null: not within
     #: the last PRODUCT_MAX_WINDOW_DAYS); adopted under a W-day window iff adopted_from >= today - W + 1
     adopted_from = models.DateField(null=True, blank=True)
@@ -168,7 +171,9 @@ class AdoptionCell(models.Model):
     """The adopters of one feature in one segment and churn state whose ``adopted_from`` is one day: how
     many, and the sum of their health scores. An endpoint adds up the cells of the days in its window."""
 
-    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="adoption_cells")
+    feature = models.ForeignKey(
+        Feature, on_delete=models.CASCADE, related_name="adoption_cells", db_index=False
+    )
     segment = models.CharField(max_length=20, choices=Segment.choices)
     churned = models.BooleanField()
     adopted_from = models.DateField()
@@ -224,7 +229,7 @@ class AdoptionSnapshot(models.Model):
     """One feature's adoption in one segment as of one day, under its own window and threshold then
     (taken nightly): the history the "falling adoption" rule and the admin's trend read."""
 
-    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="snapshots")
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="snapshots", db_index=False)
     day = models.DateField()
     segment = models.CharField(max_length=20, choices=Segment.choices)
     window_days = models.PositiveSmallIntegerField()

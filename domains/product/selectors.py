@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Subquery, Sum, Value
 from django.shortcuts import get_object_or_404
 
 from domains.customers.models import Customer, LifecycleStage
@@ -58,22 +58,32 @@ Sums = tuple[
 
 def adoption_sums(*, feature: Feature, window_days: int, today: date, segment: str | None = None) -> Sums:
     """The population and the feature's adopters by (segment, churned), from the maintained aggregates:
-    two grouped queries over at most a few hundred rows, whatever the number of customers."""
-    population_rows = AdoptionPopulation.objects.all()
+    one query (a union of two small groupings) over at most a few hundred rows, whatever the number of
+    customers."""
+    population_rows = AdoptionPopulation.objects.order_by()
     cells = AdoptionCell.objects.filter(
         feature=feature, adopted_from__gte=adoption.window_start(today, window_days)
-    )
+    ).order_by()
     if segment:
         population_rows, cells = population_rows.filter(segment=segment), cells.filter(segment=segment)
-    population = adoption.sums_by_key(
-        population_rows.values_list("segment", "churned", "customers", "health_sum", "health_square_sum")
+    both = (
+        population_rows.annotate(kind=Value("population"))
+        .values_list("kind", "segment", "churned", "customers", "health_sum", "health_square_sum")
+        .union(
+            cells.values("segment", "churned")
+            .annotate(kind=Value("adopters"), count=Sum("adopters"), health=Sum("health_sum"), none=Value(0))
+            .values_list("kind", "segment", "churned", "count", "health", "none"),
+            all=True,
+        )
     )
-    adopters = {
-        (row_segment, bool(churned)): adoption.AdopterSums(int(count or 0), int(health or 0))
-        for row_segment, churned, count, health in cells.values("segment", "churned")
-        .annotate(count=Sum("adopters"), health=Sum("health_sum"))
-        .values_list("segment", "churned", "count", "health")
-    }
+    population: dict[tuple[str, bool], adoption.PopulationSums] = {}
+    adopters: dict[tuple[str, bool], adoption.AdopterSums] = {}
+    for kind, row_segment, churned, count, health, squares in both:
+        key = (row_segment, bool(churned))
+        if kind == "population":
+            population[key] = adoption.PopulationSums(int(count), int(health), int(squares))
+        else:
+            adopters[key] = adoption.AdopterSums(int(count or 0), int(health or 0))
     return population, adopters
 
 
@@ -146,21 +156,25 @@ def previous_adoption(
 ) -> adoption.PreviousAdoption | None:
     """The nightly snapshot one window back (the latest taken on or before that day, under the same
     window), summed over the segments asked for: one query."""
-    day = (
+    latest_day = (
         AdoptionSnapshot.objects.filter(
             feature=feature, window_days=window_days, day__lte=today - timedelta(days=window_days)
         )
         .order_by("-day")
-        .values_list("day", flat=True)
-        .first()
+        .values("day")[:1]
     )
-    if day is None:
-        return None
-    snapshots = AdoptionSnapshot.objects.filter(feature=feature, day=day)
+    snapshots = AdoptionSnapshot.objects.filter(feature=feature, day=Subquery(latest_day)).order_by()
     if segment:
         snapshots = snapshots.filter(segment=segment)
-    totals = snapshots.aggregate(customers=Sum("customers"), adopters=Sum("adopters"))
-    return adoption.PreviousAdoption(day, int(totals["customers"] or 0), int(totals["adopters"] or 0))
+    rows = list(
+        snapshots.values("day")
+        .annotate(customers=Sum("customers"), adopters=Sum("adopters"))
+        .values_list("day", "customers", "adopters")
+    )
+    if not rows:
+        return None
+    day, customers, adopters = rows[0]
+    return adoption.PreviousAdoption(day, int(customers or 0), int(adopters or 0))
 
 
 def rule_policy() -> adoption.RulePolicy:
@@ -189,7 +203,8 @@ class AdoptionReport:
 def adoption_report(
     *, feature: Feature, window_days: int | None = None, segment: str | None = None, today: date | None = None
 ) -> AdoptionReport:
-    """The adoption of ``feature`` as ``GET /adoption/{feature_id}`` shows it: four queries."""
+    """The adoption of ``feature`` as ``GET /adoption/{feature_id}`` shows it: three queries (the sums,
+    the snapshot one window back, the sync state), whatever the number of customers."""
     today = today or today_utc()
     window = window_days or feature.window_days
     population, adopters = adoption_sums(feature=feature, window_days=window, today=today, segment=segment)

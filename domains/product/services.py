@@ -181,17 +181,13 @@ def usage_record_many(*, items: Sequence[UsageInput]) -> list[UsageResult]:
             date__in={item.date for item in valid},
         ).values_list("customer_id", "feature_id", "date")
     )
-    FeatureUsage.objects.bulk_create(
-        [
-            FeatureUsage(
-                customer_id=item.customer_id, feature_id=item.feature_id, date=item.date, count=item.count
-            )
-            for item in valid
-        ],
-        update_conflicts=True,
-        unique_fields=["customer", "feature", "date"],
-        update_fields=["count", "updated_at"],
-        batch_size=1000,
+    aggregates.insert_rows(
+        FeatureUsage,
+        ("customer", "feature", "date", "count", "created_at", "updated_at"),
+        sorted((item.customer_id, item.feature_id, item.date, item.count, now, now) for item in valid),
+        conflict=("customer", "feature", "date"),
+        on_conflict="replace",
+        update=("count", "updated_at"),
     )
     applied = aggregates.adoption_apply(
         pairs={(item.customer_id, item.feature_id) for item in valid}, counted=sync.counted, today=today

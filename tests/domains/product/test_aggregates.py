@@ -180,3 +180,23 @@ def test_adoption_rates_follow_the_set_of_active_features(product_api, make_cust
     product_api.patch("/api/v1/cs-product/features/feat_new", {"is_active": False}, format="json")
     services.adoption_rates_refresh()
     assert Customer.objects.get(pk="cust_rate").adoption_rate == 1.0
+
+
+def test_a_recompute_in_chunks_covers_every_customer(make_customer, make_feature):
+    feature = make_feature("feat_chunks", adoption_threshold=1)
+    for index in range(7):
+        make_customer(f"cust_k{index}")
+    record_usage(
+        *[(f"cust_k{index}", "feat_chunks", TODAY - timedelta(days=index), index + 1) for index in range(7)]
+    )
+    feature.adoption_threshold = 4
+    feature.save(update_fields=["adoption_threshold"])
+    assert aggregates.feature_adoption_recompute(feature_id="feat_chunks", chunk_size=3) == 7
+    adopted = dict(
+        FeatureAdoption.objects.filter(feature_id="feat_chunks").values_list("customer_id", "adopted_from")
+    )
+    assert adopted == {
+        f"cust_k{index}": (TODAY - timedelta(days=index) if index >= 3 else None) for index in range(7)
+    }
+    assert adopters("feat_chunks") == 4
+    assert aggregates.aggregates_rebuild().drift == {}
