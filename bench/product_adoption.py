@@ -287,23 +287,29 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def explain_report(feature) -> None:
-    from django.db.models import Sum
+    """The plans of the report's queries: the sums (population and cells) and the previous snapshot."""
+    from django.db.models import Subquery, Sum
 
-    from domains.product import adoption
+    from domains.product import selectors
     from domains.product.aggregates import today_utc
-    from domains.product.models import AdoptionCell, AdoptionPopulation
+    from domains.product.models import AdoptionSnapshot
 
-    start = adoption.window_start(today_utc(), feature.window_days)
-    cells = (
-        AdoptionCell.objects.filter(feature=feature, adopted_from__gte=start)
-        .values("segment", "churned")
-        .annotate(count=Sum("adopters"), health=Sum("health_sum"))
+    today = today_utc()
+    sums = selectors.adoption_sums_query(feature=feature, window_days=feature.window_days, today=today)
+    latest = (
+        AdoptionSnapshot.objects.filter(feature=feature, window_days=feature.window_days, day__lte=today)
+        .order_by("-day")
+        .values("day")[:1]
     )
-    population = AdoptionPopulation.objects.values_list("segment", "churned", "customers")
-    for label, queryset in (("cells", cells), ("population", population)):
-        plan = queryset.explain(analyze=True)
+    snapshot = (
+        AdoptionSnapshot.objects.filter(feature=feature, day=Subquery(latest))
+        .order_by()
+        .values("day")
+        .annotate(customers=Sum("customers"))
+    )
+    for label, queryset in (("sums", sums), ("previous snapshot", snapshot)):
         print(f"  EXPLAIN ANALYZE ({label}):")
-        for line in plan.splitlines():
+        for line in queryset.explain(analyze=True).splitlines():
             print(f"      {line}")
 
 

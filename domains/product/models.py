@@ -137,7 +137,7 @@ class FeatureAdoption(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ("customer_id", "feature")
+        ordering = ("customer_id", "feature_id")
         constraints = [
             models.UniqueConstraint(fields=["customer_id", "feature"], name="feature_adoption_unique"),
         ]
@@ -181,7 +181,7 @@ class AdoptionCell(models.Model):
     health_sum = models.BigIntegerField(default=0)
 
     class Meta:
-        ordering = ("feature", "segment", "churned", "-adopted_from")
+        ordering = ("feature_id", "segment", "churned", "-adopted_from")
         constraints = [
             models.UniqueConstraint(
                 fields=["feature", "segment", "churned", "adopted_from"], name="adoption_cell_unique"
@@ -238,7 +238,7 @@ class AdoptionSnapshot(models.Model):
     adopters = models.BigIntegerField(help_text="Of whom had adopted the feature")
 
     class Meta:
-        ordering = ("feature", "-day", "segment")
+        ordering = ("feature_id", "-day", "segment")
         constraints = [
             models.UniqueConstraint(fields=["feature", "day", "segment"], name="adoption_snapshot_unique"),
         ]
@@ -414,7 +414,7 @@ class FeedbackTransition(models.Model):
     at = models.DateTimeField()
 
     class Meta:
-        ordering = ("feedback", "at", "id")
+        ordering = ("feedback_id", "at", "id")
 
     def __str__(self) -> str:
         return f"{self.feedback_id}: {self.from_status or '-'} → {self.to_status}"

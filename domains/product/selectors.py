@@ -56,17 +56,17 @@ Sums = tuple[
 ]
 
 
-def adoption_sums(*, feature: Feature, window_days: int, today: date, segment: str | None = None) -> Sums:
-    """The population and the feature's adopters by (segment, churned), from the maintained aggregates:
-    one query (a union of two small groupings) over at most a few hundred rows, whatever the number of
-    customers."""
+def adoption_sums_query(*, feature: Feature, window_days: int, today: date, segment: str | None = None):
+    """The one query behind ``adoption_sums``: the population rows and the feature's cells in the window,
+    grouped by (segment, churned), as a ``UNION ALL`` of rows ``(kind, segment, churned, count, health,
+    squares)``."""
     population_rows = AdoptionPopulation.objects.order_by()
     cells = AdoptionCell.objects.filter(
         feature=feature, adopted_from__gte=adoption.window_start(today, window_days)
     ).order_by()
     if segment:
         population_rows, cells = population_rows.filter(segment=segment), cells.filter(segment=segment)
-    both = (
+    return (
         population_rows.annotate(kind=Value("population"))
         .values_list("kind", "segment", "churned", "customers", "health_sum", "health_square_sum")
         .union(
@@ -76,6 +76,12 @@ def adoption_sums(*, feature: Feature, window_days: int, today: date, segment: s
             all=True,
         )
     )
+
+
+def adoption_sums(*, feature: Feature, window_days: int, today: date, segment: str | None = None) -> Sums:
+    """The population and the feature's adopters by (segment, churned), from the maintained aggregates:
+    one query over at most a few hundred rows, whatever the number of customers."""
+    both = adoption_sums_query(feature=feature, window_days=window_days, today=today, segment=segment)
     population: dict[tuple[str, bool], adoption.PopulationSums] = {}
     adopters: dict[tuple[str, bool], adoption.AdopterSums] = {}
     for kind, row_segment, churned, count, health, squares in both:
