@@ -268,8 +268,10 @@ def profiles_sync(
         moves: dict[str, tuple[CustomerFacts | None, CustomerFacts | None]] = {}
         for customer_id in ids:
             profile = profiles.get(customer_id)
-            before = _profile_facts(profile) if profile is not None else None
             after = known.get(customer_id)
+            if profile is None and after is not None:
+                continue  # created between the two reads: the next sync counts it
+            before = _profile_facts(profile) if profile is not None else None
             if after is not None:
                 outcome.counted[customer_id] = after
             if before == after:
