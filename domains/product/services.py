@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from csintegration.db import locked_by_key, model_update
@@ -28,6 +29,7 @@ from .models import (
     OPEN_STATUSES,
     AdoptionSnapshot,
     Feature,
+    FeatureAdoption,
     FeatureUsage,
     Feedback,
     FeedbackStatus,
@@ -239,8 +241,6 @@ def adoption_rates_refresh(
     """Send the adoption rate of ``customer_ids`` (default: every customer with recorded adoption) to the
     health engine, a chunk per transaction, only where it differs from the customer's stored rate.
     Returns how many were sent."""
-    from .models import FeatureAdoption
-
     size = chunk_size or conf.PRODUCT_SYNC_CHUNK_SIZE
     today, now = aggregates.today_utc(), timezone.now()
     if customer_ids is None:
@@ -263,10 +263,6 @@ def adoption_rates_refresh(
 def lapsed_adoption_rates_refresh(*, today: date | None = None) -> int:
     """The nightly refresh of adoption rates whose adoption fell out of its window in the last
     PRODUCT_LAPSE_LOOKBACK_DAYS days (time passing changes a rate without any write)."""
-    from django.db.models import Q
-
-    from .models import FeatureAdoption
-
     today = today or aggregates.today_utc()
     lapsed = Q()
     for feature in selectors.active_features():
