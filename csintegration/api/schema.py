@@ -289,3 +289,9 @@ def postprocess_schema(result, generator, request, public):
                     _strings_without_nul(parameter.get("schema"))
     _add_links(result)
     return result
+
+
+def register_enum_names(names: dict[str, str]) -> None:
+    """Name the OpenAPI enums of an app's choices (``{"OpportunityStatusEnum": "app.models.Choices"}``),
+    from its ``ready()``, where two apps' fields of the same name would otherwise collide."""
+    settings.SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(names)

@@ -2,7 +2,7 @@
 customer feedback with its delivery workflow.
 
 Adoption is stored in three layers so that ``GET /adoption/{feature_id}`` costs the same at a thousand
-customers as at a million (docs/product.md, "How adoption is stored"):
+customers as at a million (docs/domains/product.md, "How adoption is stored"):
 
 - ``FeatureUsage``: the raw daily counts, one row per customer, feature and day;
 - ``FeatureAdoption``: per customer and feature, ``adopted_from``, the latest day from which the usage
@@ -311,7 +311,8 @@ class Feedback(FSMModelMixin, models.Model):
     #: the seed's success_context: health_impact, efficiency_gain, customer_value
     success_context = models.JSONField(default=dict, blank=True)
     priority_score = models.FloatField(
-        default=0, help_text="0 to 100 from priority, business impact, ARR and health (docs/product.md)"
+        default=0,
+        help_text="0 to 100 from priority, business impact, ARR and health (docs/domains/product.md)",
     )
     #: the inputs of the latest priority_score, to show how it was reached
     priority_inputs = models.JSONField(default=dict, blank=True, editable=False)

@@ -2,7 +2,6 @@
 changes, the nightly re-evaluation, its demo data and its panel on the customer's admin page."""
 
 from django.apps import AppConfig
-from django.conf import settings
 
 #: names of the choice sets that several components of the OpenAPI document share (drf-spectacular would
 #: otherwise name each after a hash, with a warning)
@@ -22,6 +21,7 @@ class SalesConfig(AppConfig):
         from celery.schedules import crontab
 
         from csintegration.adminsite.panels import register_customer_panel
+        from csintegration.api.schema import register_enum_names
         from csintegration.events import subscribe
         from csintegration.schedules import register_periodic_task
         from csintegration.seeding import register_demo_seeder
@@ -33,7 +33,7 @@ class SalesConfig(AppConfig):
         from .services import readiness_on_customer_event
 
         # The customers app declares these types, so a subscription to them is never optional.
-        settings.SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(OPENAPI_ENUM_NAMES)
+        register_enum_names(OPENAPI_ENUM_NAMES)
         subscribe(
             "sales.readiness",
             readiness_on_customer_event,

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from csintegration.api.bulk import bulk_request_serializer, bulk_response_serializer
 from csintegration.api.fields import LabelField, PrefixedIdField, StrictIntegerField
+from domains.customers.models import Segment
 
 from ..aggregates import today_utc
 from ..conf import conf
@@ -29,7 +30,7 @@ MAX_BULK_USAGE = 5000
 MAX_USAGE_COUNT = 1_000_000_000
 MAX_THRESHOLD = 1_000_000
 MAX_DESCRIPTION = 10_000
-SEGMENT_CHOICES = ("enterprise", "mid_market", "small_business")
+SEGMENT_CHOICES = tuple(Segment.values)
 
 
 def inline_choice_field(choices, **kwargs) -> serializers.ChoiceField:
@@ -220,7 +221,7 @@ class SuccessCorrelationSerializer(serializers.Serializer):
     churned_customers = serializers.IntegerField(help_text="Of whom churned")
 
 
-class OpportunitySerializer(serializers.Serializer):
+class ImprovementOpportunitySerializer(serializers.Serializer):
     opportunity = serializers.CharField()
     rule = serializers.ChoiceField(
         choices=["low_overall_adoption", "low_segment_adoption", "weak_success_link", "falling_adoption"]
@@ -233,7 +234,7 @@ class OpportunitySerializer(serializers.Serializer):
 class AdoptionReportSerializer(serializers.Serializer):
     feature_id = serializers.CharField()
     segment = serializers.ChoiceField(
-        choices=SEGMENT_CHOICES, allow_null=True, help_text="The segment asked for; null: every segment"
+        choices=Segment.choices, allow_null=True, help_text="The segment asked for; null: every segment"
     )
     adoption_metrics = AdoptionMetricsSerializer()
     success_correlation = SuccessCorrelationSerializer()
@@ -245,7 +246,9 @@ class AdoptionReportSerializer(serializers.Serializer):
         "re_engagement_campaign (adoption PRODUCT_FALLING_ADOPTION_DROP below previous_window); a rule reads "
         "a figure only over at least PRODUCT_RULES_MIN_CUSTOMERS customers",
     )
-    opportunity_reasons = OpportunitySerializer(many=True, help_text="Which rule found each, and on what")
+    opportunity_reasons = ImprovementOpportunitySerializer(
+        many=True, help_text="Which rule found each, and on what"
+    )
     recomputing = serializers.BooleanField(
         help_text="True while adoption is recomputed after a threshold change (the figures mix both)"
     )

@@ -334,6 +334,7 @@ class AdoptionView(PlatformAPIView):
     (see `customers_synced_until`)."""
 
     scope_area = "product"
+    query_parameters = ("segment", "window_days")
 
     def get(self, request, feature_id: str):
         window_days = _window_days(request.query_params.get("window_days"))

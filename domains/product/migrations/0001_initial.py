@@ -83,7 +83,7 @@ class Migration(migrations.Migration):
                 ('business_impact', models.CharField(choices=[('nice_to_have', 'Nice to have'), ('efficiency_gain', 'Efficiency gain'), ('critical_for_success', 'Critical for success'), ('renewal_blocker', 'Renewal blocker')], max_length=24)),
                 ('description', csintegration.encryption.fields.EncryptedTextField()),
                 ('success_context', models.JSONField(blank=True, default=dict)),
-                ('priority_score', models.FloatField(default=0, help_text='0 to 100 from priority, business impact, ARR and health (docs/product.md)')),
+                ('priority_score', models.FloatField(default=0, help_text='0 to 100 from priority, business impact, ARR and health (docs/domains/product.md)')),
                 ('priority_inputs', models.JSONField(blank=True, default=dict, editable=False)),
                 ('status', django_fsm.FSMField(choices=[('new', 'New'), ('under_review', 'Under review'), ('planned', 'Planned'), ('in_progress', 'In progress'), ('delivered', 'Delivered'), ('declined', 'Declined')], default='new', max_length=50, protected=True)),
                 ('committed_release', models.CharField(blank=True, max_length=100)),
