@@ -46,6 +46,7 @@ from csintegration.tasks import enqueue_after_commit
 from .. import events, selectors
 from ..actions import InvalidParams, PermanentStepError, StepContext, clean_params, step_action_get
 from ..conf import conf
+from ..metrics import workflow_runs
 from ..models import (
     DONE_STEP_STATUSES,
     OPEN_RUN_STATUSES,
@@ -286,6 +287,7 @@ def _advance(run: WorkflowRun, steps: Sequence[WorkflowStep], now: datetime) -> 
     run.complete(now=now)
     run.save(update_fields=["status", "started_at", "finished_at", "error", "updated_at"])
     publish_many([_run_message(events.WORKFLOW_COMPLETED.name, run, steps)])
+    transaction.on_commit(lambda: workflow_runs.labels(run.workflow_type, "completed").inc())
 
 
 def _fail_run(run: WorkflowRun, steps: Sequence[WorkflowStep], failed: WorkflowStep, now: datetime) -> None:
@@ -300,6 +302,7 @@ def _fail_run(run: WorkflowRun, steps: Sequence[WorkflowStep], failed: WorkflowS
     run.fail(now=now, error=f"{failed.name}: {failed.error}")
     run.save(update_fields=["status", "finished_at", "error", "updated_at"])
     publish_many([_run_message(events.WORKFLOW_FAILED.name, run, steps)])
+    transaction.on_commit(lambda: workflow_runs.labels(run.workflow_type, "failed").inc())
 
 
 # --- Executing one step ---------------------------------------------------------------------------------

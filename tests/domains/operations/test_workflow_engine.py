@@ -299,3 +299,18 @@ def test_a_rule_run_is_exclusive_per_customer_and_type(make_customer):
         customer_id="cust_excl", workflow_type="onboarding_kickoff", triggered_by="api"
     )
     assert WorkflowRun.objects.filter(customer_id="cust_excl").count() == 2
+
+
+def test_finished_runs_are_counted_by_outcome(
+    make_customer, no_marketing, django_capture_on_commit_callbacks
+):
+    from domains.operations.metrics import workflow_runs
+
+    completed = workflow_runs.labels("campaign_trigger", "completed")
+    before = completed._value.get()
+    make_customer("cust_counted")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.workflow_run_start(
+            customer_id="cust_counted", workflow_type="campaign_trigger", triggered_by="api"
+        )
+    assert completed._value.get() - before == 1
