@@ -100,6 +100,7 @@ class Receiver:
         self.delay = delay
         self.port = free_port()
         self.received: list[str] = []
+        self.first_seen: dict[str, float] = {}  # webhook-id → wall-clock time of its first arrival
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.url = f"http://127.0.0.1:{self.port}/hooks"
@@ -113,7 +114,9 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 with receiver._lock:
-                    receiver.received.append(self.headers.get("webhook-id", ""))
+                    webhook_id = self.headers.get("webhook-id", "")
+                    receiver.received.append(webhook_id)
+                    receiver.first_seen.setdefault(webhook_id, time.time())
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -135,6 +138,10 @@ class Receiver:
     def counts(self) -> Counter:
         with self._lock:
             return Counter(self.received)
+
+    def arrivals(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self.first_seen)
 
 
 def test_database_url() -> str:
@@ -282,6 +289,7 @@ class Burst:
     customer_ids: list[str]
     statuses: list[int] = field(default_factory=list)
     accepted: list[str] = field(default_factory=list)
+    accepted_at: dict[str, float] = field(default_factory=dict)  # event id → when its 202 came back
     errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -307,7 +315,9 @@ class Burst:
         with self._lock:
             self.statuses.append(response.status_code)
             if response.status_code == 202:
-                self.accepted.append(response.json()["event_id"])
+                event_id = response.json()["event_id"]
+                self.accepted.append(event_id)
+                self.accepted_at[event_id] = time.time()
             elif response.status_code >= 500:
                 self.errors.append(f"{response.status_code}: {response.text[:300]}")
 
