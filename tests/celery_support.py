@@ -41,10 +41,17 @@ def broker_for_tests() -> tuple[str, dict]:
     return "memory://", {"polling_interval": 0.02}
 
 
+def conf_set(app, **values) -> None:
+    """Change the app's settings at run time. The app reads Django's ``CELERY_*`` settings first, so a
+    change is made under that name too (a plain ``app.conf.x = …`` would be shadowed by them)."""
+    for key, value in values.items():
+        app.conf[key] = value
+        app.conf[f"CELERY_{key.upper()}"] = value
+
+
 def use_broker(url: str, transport_options: dict | None = None, app=celery_app) -> None:
     """Point the app (producer and future workers) at another broker, dropping pooled connections."""
-    app.conf.broker_url = url
-    app.conf.broker_transport_options = transport_options or {}
+    conf_set(app, broker_url=url, broker_transport_options=transport_options or {})
     # Only drop the references: kombu keeps its pools per broker, and the old one may be used again.
     app._pool = None
     amqp = app.__dict__.get("amqp")
@@ -76,8 +83,7 @@ def purge_queues(app=celery_app) -> int:
 def celery_test_app():
     """The project's Celery app, on the test run's broker, not eager, not touching the root logger."""
     use_broker(*broker_for_tests())
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.worker_hijack_root_logger = False
+    conf_set(celery_app, task_always_eager=False, worker_hijack_root_logger=False)
     return celery_app
 
 

@@ -48,6 +48,18 @@ conf = AppSettings(
     WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS=Setting(
         float, 10.0, "a delivery whose endpoint has its attempts in flight waits at most this long"
     ),
+    WEBHOOK_SLOW_ENDPOINT_SECONDS=Setting(
+        float,
+        1.0,
+        "an endpoint whose oldest attempt in flight has run this long is slow: its waiting deliveries "
+        "rest in the database, and the dispatcher queues no more of them than it has free slots",
+    ),
+    WEBHOOK_TASK_HOLD_SECONDS=Setting(
+        float,
+        2.0,
+        "an attempt task waits this long for its requests; a slower one is recorded by its sending "
+        "thread when it ends, so a slow receiver holds no worker thread",
+    ),
     WEBHOOK_RECORD_WINDOW_SECONDS=Setting(
         float, 0.05, "attempts of a task that finish within this are recorded together; later ones alone"
     ),

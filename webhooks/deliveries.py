@@ -10,15 +10,18 @@ every attempt.
 """
 
 import json
+import threading
+import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
@@ -234,14 +237,15 @@ def _claimable(delivery: Delivery, lease_token: str | None, now: datetime) -> bo
 
 def _within_endpoint_limits(
     claimable: list[Delivery], now: datetime
-) -> tuple[list[Delivery], dict[float, list[Delivery]]]:
-    """Split ``claimable`` into what may be sent now and what must wait, by how long: at most
-    ``WEBHOOK_ENDPOINT_CONCURRENCY`` attempts are in flight to one endpoint, so a slow receiver holds no
-    more than that many worker threads. A waiting delivery is taken again after about as long as the
-    endpoint's oldest attempt in flight has been running (0.2 s for a fast one; up to
-    ``WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS`` for a slow one, which bounds the re-tries of a backlog).
-    Claims of an endpoint are serialised (an advisory lock per endpoint, taken in order) so the limit
-    is exact under concurrency."""
+) -> tuple[list[Delivery], dict[float, list[Delivery]], dict[float, list[Delivery]]]:
+    """Split ``claimable`` into what may be sent now, what waits a moment and what rests: at most
+    ``WEBHOOK_ENDPOINT_CONCURRENCY`` attempts are in flight to one endpoint. A delivery of a busy but
+    fast endpoint is queued again after about as long as its oldest attempt in flight has been running
+    (from 0.2 s). One of a slow endpoint (its oldest attempt has run ``WEBHOOK_SLOW_ENDPOINT_SECONDS``)
+    rests in the database, due after up to ``WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS``, and the dispatcher
+    queues no more of them than the endpoint has free slots: a slow receiver's backlog costs no task
+    per delivery per wait. Claims of an endpoint are serialised (an advisory lock per endpoint, taken
+    in order) so the limit is exact under concurrency."""
     endpoint_ids = sorted({delivery.endpoint_id for delivery in claimable})
     for endpoint_id in endpoint_ids:
         advisory_lock(f"webhooks.endpoint:{endpoint_id}")
@@ -257,17 +261,17 @@ def _within_endpoint_limits(
     limit = max(1, conf.WEBHOOK_ENDPOINT_CONCURRENCY)
     admitted: list[Delivery] = []
     waiting: dict[float, list[Delivery]] = {}
+    resting: dict[float, list[Delivery]] = {}
     for delivery in claimable:
         if busy.get(delivery.endpoint_id, 0) < limit:
             busy[delivery.endpoint_id] = busy.get(delivery.endpoint_id, 0) + 1
             admitted.append(delivery)
             continue
-        delay = min(
-            max(running_for.get(delivery.endpoint_id, 0.0), MIN_BUSY_DELAY),
-            conf.WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS,
-        )
-        waiting.setdefault(round(delay, 1), []).append(delivery)
-    return admitted, waiting
+        running = running_for.get(delivery.endpoint_id, 0.0)
+        delay = min(max(running, MIN_BUSY_DELAY), conf.WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS)
+        slow = running >= conf.WEBHOOK_SLOW_ENDPOINT_SECONDS
+        (resting if slow else waiting).setdefault(round(delay, 1), []).append(delivery)
+    return admitted, waiting, resting
 
 
 def _wait_for_a_free_slot(waiting: dict[float, list[Delivery]], now: datetime) -> None:
@@ -282,6 +286,17 @@ def _wait_for_a_free_slot(waiting: dict[float, list[Delivery]], now: datetime) -
             updated_at=now,
         )
         enqueue_after_commit("webhooks.deliver", args=(ids, token), countdown=delay)
+
+
+def _rest_until_a_slot_frees(resting: dict[float, list[Delivery]], now: datetime) -> None:
+    """Leave the deliveries of a slow endpoint to the dispatcher: due after their delay, no lease."""
+    for delay, rows in resting.items():
+        Delivery.objects.filter(pk__in=[delivery.pk for delivery in rows]).update(
+            next_attempt_at=now + timedelta(seconds=delay),
+            lease_token="",
+            lease_expires_at=None,
+            updated_at=now,
+        )
 
 
 def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None) -> list[Claim]:
@@ -299,8 +314,9 @@ def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None)
         claimable = [delivery for delivery in rows if _claimable(delivery, lease_token, now)]
         if not claimable:
             return []
-        claimed, waiting = _within_endpoint_limits(claimable, now)
+        claimed, waiting, resting = _within_endpoint_limits(claimable, now)
         _wait_for_a_free_slot(waiting, now)
+        _rest_until_a_slot_frees(resting, now)
         if not claimed:
             return []
         token = uuid.uuid4().hex
@@ -358,8 +374,10 @@ def deliveries_attempt(*, delivery_ids: list[str], lease_token: str | None = Non
 
     The requests go out in parallel, each with its own total deadline, and are recorded as they
     finish: those done within ``WEBHOOK_RECORD_WINDOW_SECONDS`` together, any slower one on its own, so
-    no delivery's outcome waits for a slow member of its batch. Safe to run twice: the second run finds
-    them done or held and does nothing.
+    no delivery's outcome waits for a slow member of its batch. The task waits for them at most
+    ``WEBHOOK_TASK_HOLD_SECONDS``; a slower attempt is recorded by the thread that sends it, so a slow
+    receiver holds no worker thread. Returns the attempts recorded within the hold. Safe to run twice:
+    the second run finds them done or held and does nothing.
     """
     claims = deliveries_claim(delivery_ids=delivery_ids, lease_token=lease_token)
     if not claims:
@@ -379,23 +397,38 @@ def deliveries_attempt(*, delivery_ids: list[str], lease_token: str | None = Non
         for claim in claims
     ]
     timeout = conf.WEBHOOK_TIMEOUT_SECONDS
-    if len(claims) == 1:
-        only = outgoing[0]
-        result = transport.post(only.url, body=only.body, headers=only.headers, timeout=timeout)
-        return deliveries_record_attempts(outcomes=[(claims[0], result)])
     futures = {
         transport.submit(item, timeout=timeout): claim for item, claim in zip(outgoing, claims, strict=True)
     }
     attempts: list[Attempt] = []
-    done, pending = wait(futures, timeout=conf.WEBHOOK_RECORD_WINDOW_SECONDS)
-    while done:
+    hold_until = time.monotonic() + conf.WEBHOOK_TASK_HOLD_SECONDS
+    pending = set(futures)
+    while pending and (left := hold_until - time.monotonic()) > 0:
+        done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+        if not done:
+            break
+        if pending:  # those that finish just after the first are recorded with it
+            more, pending = wait(pending, timeout=conf.WEBHOOK_RECORD_WINDOW_SECONDS)
+            done |= more
         attempts += deliveries_record_attempts(
             outcomes=[(futures[future], future.result()) for future in done]
         )
-        if not pending:
-            break
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+    for future in pending:
+        # The task goes back to its queue; the sending thread records this attempt when it ends. Were
+        # the process to die first, the attempt's lease lapses and the dispatcher tries again.
+        future.add_done_callback(partial(_record_when_sent, futures[future]))
     return attempts
+
+
+def _record_when_sent(claim: Claim, future) -> None:
+    """Record a slow attempt on the thread that sent it, then let go of that thread's connection."""
+    try:
+        deliveries_record_attempts(outcomes=[(claim, future.result())])
+    except Exception:  # the lease lapses and the dispatcher tries the delivery again
+        logger.exception("webhook_attempt_unrecorded", delivery_id=claim.delivery_id)
+    finally:
+        if threading.current_thread().name.startswith(transport.SENDER_THREAD_PREFIX):
+            connections.close_all()
 
 
 def delivery_attempt(*, delivery_id: str, lease_token: str | None = None) -> Attempt | None:
@@ -594,11 +627,31 @@ def _lapsed_before(now: datetime) -> datetime:
     return now - timedelta(seconds=conf.WEBHOOK_QUEUE_LEASE_MAX_SECONDS - conf.WEBHOOK_QUEUE_LEASE_SECONDS)
 
 
+def _slow_endpoints_free_slots(now: datetime) -> dict[str, int]:
+    """Each slow endpoint (an attempt in flight for ``WEBHOOK_SLOW_ENDPOINT_SECONDS`` or more) and how
+    many more of its deliveries may be queued: its limit less those it holds in flight or in a queue."""
+    slow_since = now - timedelta(seconds=conf.WEBHOOK_SLOW_ENDPOINT_SECONDS)
+    slow = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, in_flight_since__lte=slow_since, lease_expires_at__gt=now
+    ).values_list("endpoint_id", flat=True)
+    held = (
+        Delivery.objects.filter(
+            endpoint_id__in=set(slow), status=DeliveryStatus.PENDING, lease_expires_at__gt=now
+        )
+        .values("endpoint_id")
+        .annotate(count=Count("id"))
+    )
+    limit = max(1, conf.WEBHOOK_ENDPOINT_CONCURRENCY)
+    return {row["endpoint_id"]: max(0, limit - row["count"]) for row in held}
+
+
 def deliveries_dispatch_due(*, batch_size: int | None = None, max_batches: int = 20) -> int:
-    """Queue every due delivery whose lease lapsed, in batches taken with SKIP LOCKED; returns the count."""
+    """Queue every due delivery whose lease lapsed, in batches taken with SKIP LOCKED; returns the count.
+    A slow endpoint gets no more than its free slots, so its backlog waits here rather than in a queue."""
     batch_size = batch_size or conf.WEBHOOK_DISPATCH_BATCH_SIZE
     queued = 0
     lapsed_before = _lapsed_before(timezone.now())
+    free_slots = _slow_endpoints_free_slots(timezone.now())
     for _ in range(max_batches):
         now = timezone.now()
         with transaction.atomic():
@@ -607,7 +660,20 @@ def deliveries_dispatch_due(*, batch_size: int | None = None, max_batches: int =
                 .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=min(now, lapsed_before)))
                 .order_by("next_attempt_at")
             )
-            ids = list(lock_rows(due, skip_locked=True).values_list("id", flat=True)[:batch_size])
+            ids = list(
+                lock_rows(due.exclude(endpoint_id__in=list(free_slots)), skip_locked=True).values_list(
+                    "id", flat=True
+                )[:batch_size]
+            )
+            for endpoint_id, free in free_slots.items():
+                if free > 0 and len(ids) < batch_size:
+                    taken = list(
+                        lock_rows(due.filter(endpoint_id=endpoint_id), skip_locked=True).values_list(
+                            "id", flat=True
+                        )[: min(free, batch_size - len(ids))]
+                    )
+                    free_slots[endpoint_id] = free - len(taken)
+                    ids += taken
             if not ids:
                 break
             token = uuid.uuid4().hex

@@ -301,6 +301,9 @@ class PinnedAddressAdapter(HTTPAdapter):
         raise NotImplementedError("Use get_connection_with_tls_context.")
 
 
+#: the name of the threads that send attempts (and record the slow ones)
+SENDER_THREAD_PREFIX = "webhook-send"
+
 _session_lock = threading.Lock()
 _session: tuple[int, requests.Session] | None = None
 _senders: tuple[int, ThreadPoolExecutor] | None = None
@@ -434,7 +437,7 @@ def _sender_pool() -> ThreadPoolExecutor:
                 _senders = (
                     pid,
                     ThreadPoolExecutor(
-                        max_workers=conf.WEBHOOK_SENDER_THREADS, thread_name_prefix="webhook-send"
+                        max_workers=conf.WEBHOOK_SENDER_THREADS, thread_name_prefix=SENDER_THREAD_PREFIX
                     ),
                 )
     return _senders[1]

@@ -49,14 +49,15 @@ def test_health_is_degraded_and_names_the_failing_check():
 
 def test_health_reports_an_unreachable_broker():
     from csintegration.celery import app
+    from tests.celery_support import conf_set
 
     WorkerHeartbeat.objects.create(hostname="w1", seen_at=timezone.now())
     original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    conf_set(app, broker_url="redis://127.0.0.1:1/0")
     try:
         response = APIClient().get(HEALTH)
     finally:
-        app.conf.broker_url = original
+        conf_set(app, broker_url=original)
     assert response.status_code == 503
     assert response.json()["checks"]["broker"] == "failing"
 

@@ -13,7 +13,7 @@ from csintegration.celery import app as celery_app
 from csintegration.conf import AppSettings, Setting
 from csintegration.seeding import demo_seeders
 from csintegration.tasks import enqueue, enqueue_after_commit
-from tests.celery_support import broker_unreachable
+from tests.celery_support import broker_unreachable, conf_set
 
 
 def test_a_tunable_reads_settings_then_the_environment_then_its_default(settings, monkeypatch):
@@ -62,7 +62,7 @@ def test_enqueue_after_commit_sends_nothing_for_a_rolled_back_transaction():
         ran.append(value)
 
     celery_app.task(name="test.record")(record)
-    celery_app.conf.task_always_eager = True
+    conf_set(celery_app, task_always_eager=True)
     try:
         with transaction.atomic():
             enqueue_after_commit("test.record", args=("kept",))
@@ -73,7 +73,7 @@ def test_enqueue_after_commit_sends_nothing_for_a_rolled_back_transaction():
         except RuntimeError:
             pass
     finally:
-        celery_app.conf.task_always_eager = False
+        conf_set(celery_app, task_always_eager=False)
         celery_app.tasks.unregister("test.record")
     assert ran == ["kept"]
 

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from domains.customers.models import Customer
-from tests.celery_support import broker_unreachable
+from tests.celery_support import broker_unreachable, conf_set
 from webhooks import deliveries
 from webhooks.models import Delivery, DeliveryStatus
 
@@ -37,13 +37,13 @@ def test_a_health_change_during_a_broker_outage_is_accepted_and_delivered_later(
     # Beat's dispatcher leaves it alone while its queue lease could still be honoured, then sends it.
     assert deliveries.deliveries_dispatch_due() == 0
     Delivery.objects.filter(pk=delivery.pk).update(lease_expires_at=timezone.now())
-    from webhooks.tasks import deliver
+    from csintegration.celery import app
 
-    deliver.app.conf.task_always_eager = True
+    conf_set(app, task_always_eager=True)
     try:
         assert deliveries.deliveries_dispatch_due() == 1
     finally:
-        deliver.app.conf.task_always_eager = False
+        conf_set(app, task_always_eager=False)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert len(httpserver.log) == 1

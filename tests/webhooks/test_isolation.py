@@ -120,6 +120,44 @@ def test_an_endpoint_has_at_most_its_limit_of_attempts_in_flight(
     assert all(delivery.lease_token != tokens[delivery.pk] for delivery in waiting)
 
 
+@pytest.mark.django_db
+def test_a_slow_endpoints_backlog_rests_and_is_queued_no_faster_than_its_slots_free(
+    owner,  # noqa: F811
+    loopback_allowed,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 2
+    slow = make_endpoint(owner, url="http://127.0.0.1:9/slow")
+    with django_capture_on_commit_callbacks():
+        for _ in range(5):
+            deliveries.message_create_for_event(event=make_event())
+    rows = list(Delivery.objects.order_by("pk"))
+    # Two attempts have been in flight for a while: the endpoint is slow.
+    long_ago = timezone.now() - timedelta(seconds=5)
+    Delivery.objects.filter(pk__in=[row.pk for row in rows[:2]]).update(
+        in_flight_since=long_ago, lease_expires_at=timezone.now() + timedelta(seconds=30)
+    )
+    for row in rows[2:]:
+        assert deliveries.deliveries_claim(delivery_ids=[row.pk], lease_token=row.lease_token) == []
+    resting = Delivery.objects.filter(pk__in=[row.pk for row in rows[2:]])
+    # No task per delivery per wait: they rest without a lease, due later, for the dispatcher.
+    assert all(row.lease_token == "" and row.lease_expires_at is None for row in resting)
+    assert all(row.next_attempt_at > timezone.now() for row in resting)
+    Delivery.objects.filter(pk__in=[row.pk for row in rows[2:]]).update(next_attempt_at=timezone.now())
+    with django_capture_on_commit_callbacks():
+        assert deliveries.deliveries_dispatch_due() == 0  # both slots are taken
+    Delivery.objects.filter(pk=rows[0].pk).update(
+        status=DeliveryStatus.SUCCEEDED, in_flight_since=None, lease_expires_at=None
+    )
+    with django_capture_on_commit_callbacks():
+        assert deliveries.deliveries_dispatch_due() == 1  # one slot freed: one more queued
+    assert slow.deliveries.filter(lease_expires_at__isnull=True, status=DeliveryStatus.PENDING).count() == 2
+
+
+# On Redis only: the in-memory test broker hands a threads-pool worker its messages every couple of
+# seconds, which says nothing of one receiver delaying another.
+@pytest.mark.services
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_dripping_receiver_does_not_delay_another_endpoint(

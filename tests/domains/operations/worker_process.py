@@ -12,7 +12,9 @@ django.setup()
 
 from csintegration.celery import app  # noqa: E402
 
-app.conf.broker_transport_options = {"visibility_timeout": 3600, "global_keyprefix": sys.argv[1]}
+options = {"visibility_timeout": 3600, "global_keyprefix": sys.argv[1]}
+# Django's CELERY_* settings are read before a plain change: set both names.
+app.conf.broker_transport_options = app.conf.CELERY_BROKER_TRANSPORT_OPTIONS = options
 app.worker_main(
     [
         "worker",
