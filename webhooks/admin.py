@@ -4,10 +4,11 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ActionForm
 from django.utils import timezone
 from django.utils.html import format_html
 
+from csintegration.adminsite.modeladmin import ActionForm, PlatformModelAdmin, TabularInline
+from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ViewOnlyAdminMixin
 
 from . import deliveries, endpoints
@@ -55,7 +56,8 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(PlatformModelAdmin):
+    date_hierarchy = "created_at"
     form = WebhookEndpointForm
     action_form = ReplaySinceActionForm
     list_display = (
@@ -148,7 +150,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             endpoints.endpoint_disable(endpoint=endpoint, reason="manual", notify=False)
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(TabularInline):
     model = Delivery
     fields = ("id", "endpoint", "status", "attempt_count", "last_status_code", "next_attempt_at")
     readonly_fields = fields
@@ -161,7 +163,8 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+class MessageAdmin(ViewOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "occurred_at"
     list_display = ("id", "event_type", "customer_id", "event_id", "occurred_at", "created_at")
     list_filter = ("event_type",)
     search_fields = ("id", "event_id", "customer_id")
@@ -169,7 +172,7 @@ class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     inlines = (DeliveryInline,)
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(TabularInline):
     model = Attempt
     fields = ("number", "status_code", "succeeded", "duration_ms", "error", "response_excerpt", "created_at")
     readonly_fields = fields
@@ -181,7 +184,8 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(PlatformModelAdmin):
+    date_hierarchy = "created_at"
     list_display = (
         "id",
         "endpoint",
@@ -251,3 +255,11 @@ class DeliveryAdmin(admin.ModelAdmin):
                 messages.error(request, f"{delivery.pk}: {exc}")
         if replayed:
             messages.success(request, f"{replayed} deliveries queued again.")
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item(
+    "integrations", "webhooks.webhookendpoint", title="Webhook endpoints", icon="webhook", order=20
+)
+register_navigation_item("integrations", "webhooks.delivery", title="Deliveries", icon="send", order=30)
+register_navigation_item("integrations", "webhooks.message", title="Messages", icon="mail", order=35)
