@@ -4,20 +4,22 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
-from csintegration.adminsite.modeladmin import ActionForm, PlatformModelAdmin, TabularInline
+from csintegration.adminsite.modeladmin import ActionForm, PlatformModelAdmin, TabularInline, action, display
 from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ViewOnlyAdminMixin
 
 from . import deliveries, endpoints
 from .models import Attempt, Delivery, DeliveryStatus, Message, WebhookEndpoint
 
-STATUS_COLOURS = {
-    DeliveryStatus.PENDING: "#9a6700",
-    DeliveryStatus.SUCCEEDED: "#1a7f37",
-    DeliveryStatus.FAILED: "#d1242f",
+#: unfold's label colours per delivery status
+STATUS_LABELS = {
+    DeliveryStatus.PENDING: "warning",
+    DeliveryStatus.SUCCEEDED: "success",
+    DeliveryStatus.FAILED: "danger",
 }
 
 
@@ -228,15 +230,12 @@ class DeliveryAdmin(PlatformModelAdmin):
     exclude = ("lease_token",)
     inlines = (AttemptInline,)
     actions = ("replay",)
+    actions_detail = ("replay_this",)
     show_full_result_count = False
 
-    @admin.display(description="status", ordering="status")
+    @display(description="status", ordering="status", label=STATUS_LABELS)
     def status_badge(self, delivery: Delivery):
-        return format_html(
-            '<span style="color:#fff;background:{};padding:2px 8px;border-radius:8px">{}</span>',
-            STATUS_COLOURS.get(delivery.status, "#57606a"),
-            delivery.get_status_display(),
-        )
+        return delivery.status, delivery.get_status_display()
 
     def has_add_permission(self, request):
         return False
@@ -255,6 +254,17 @@ class DeliveryAdmin(PlatformModelAdmin):
                 messages.error(request, f"{delivery.pk}: {exc}")
         if replayed:
             messages.success(request, f"{replayed} deliveries queued again.")
+
+    @action(description="Replay", url_path="replay", icon="replay")
+    def replay_this(self, request, object_id: str):
+        """The delivery page's button: the same service as the list's action."""
+        delivery = get_object_or_404(Delivery, pk=object_id)
+        try:
+            deliveries.delivery_replay(delivery=delivery)
+            messages.success(request, f"{delivery.pk} queued again.")
+        except deliveries.WebhookConflict as exc:
+            messages.error(request, f"{delivery.pk}: {exc}")
+        return redirect(reverse("admin:webhooks_delivery_change", args=[delivery.pk]))
 
 
 # Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).

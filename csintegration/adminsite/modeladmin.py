@@ -2,10 +2,10 @@
 defaults. Apps subclass these instead of ``django.contrib.admin``'s, so each page has the theme."""
 
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
-from unfold.decorators import display
+from unfold.decorators import action, display
 from unfold.forms import ActionForm
 
-__all__ = ["ActionForm", "PlatformModelAdmin", "StackedInline", "TabularInline", "display"]
+__all__ = ["ActionForm", "PlatformModelAdmin", "StackedInline", "TabularInline", "action", "display"]
 
 
 class PlatformModelAdmin(ModelAdmin):

@@ -90,7 +90,5 @@ def sidebar_navigation(request) -> list[dict]:
             by_group.setdefault(item.group, []).append({"title": item.title, "icon": item.icon, "link": link})
     for key, title in GROUPS:
         if by_group.get(key):
-            navigation.append(
-                {"title": title, "separator": True, "collapsible": True, "items": by_group[key]}
-            )
+            navigation.append({"title": title, "separator": True, "items": by_group[key]})
     return navigation

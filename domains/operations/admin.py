@@ -5,14 +5,17 @@ through the services, as the API's do."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from csintegration.adminsite.modeladmin import PlatformModelAdmin, TabularInline
+from csintegration.adminsite.modeladmin import PlatformModelAdmin, TabularInline, action
 from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin
 
-from . import services
+from . import dashboard, services
 from .actions import action_names, action_params_errors
 from .models import (
     OPEN_TASK_STATUSES,
@@ -354,10 +357,23 @@ class TaskForm(forms.ModelForm):
         return data
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    title = "overdue"
+    parameter_name = dashboard.OVERDUE_PARAMETER
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Open and past due")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(pk__in=dashboard.overdue_tasks().values("pk"))
+        return queryset
+
+
 class TaskAdminBase(PlatformModelAdmin):
     form = TaskForm
     list_display = ("title", "kind", "customer_id", "assignee", "due_at", "status", "overdue", "satisfaction")
-    list_filter = ("status", "kind", "source", "priority", "required_skill")
+    list_filter = ("status", OverdueFilter, "kind", "source", "priority", "required_skill")
     search_fields = ("task_id", "title", "customer_id", "assignee__email")
     list_select_related = ("assignee",)
     date_hierarchy = "due_at"
@@ -366,6 +382,7 @@ class TaskAdminBase(PlatformModelAdmin):
                        "escalated_at", "skill_matched", "assigned_at", "created_at",
                        "completed_at")  # fmt: skip
     actions = ("mark_done", "mark_in_progress")
+    actions_detail = ("close_done",)
     #: what a new task is made of; once created, kind, customer and skill stay as they are
     CREATE_FIELDS = ("kind", "title", "description", "customer_id", "priority", "required_skill",
                      "effort_hours", "due_at", "assignee")  # fmt: skip
@@ -447,6 +464,20 @@ class TaskAdminBase(PlatformModelAdmin):
     @admin.action(description="Mark the selected tasks in progress")
     def mark_in_progress(self, request, queryset):
         self._move(request, queryset, TaskStatus.IN_PROGRESS)
+
+    @action(description="Mark done", url_path="close", icon="task_alt")
+    def close_done(self, request, object_id: str):
+        """The task page's button: closes it through the service, as the list's action does."""
+        task = self.get_object(request, object_id)
+        if task is None or not self.has_change_permission(request, task):
+            raise PermissionDenied
+        try:
+            services.task_update(task_id=task.pk, status=TaskStatus.DONE, actor=request.user.get_username())
+            self.message_user(request, f"{task.title}: done.", messages.SUCCESS)
+        except services.TaskTransitionNotAllowed as exc:
+            self.message_user(request, f"{task.title}: {exc}", messages.ERROR)
+        opts = self.model._meta
+        return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
 
 
 @admin.register(CSTask)
