@@ -14,10 +14,12 @@ class WebhooksConfig(AppConfig):
         from csintegration.events import subscribe
         from csintegration.observability.collectors import register_collector
         from csintegration.schedules import register_periodic_task
+        from csintegration.seeding import register_demo_seeder
 
         from .conf import conf
         from .dashboard import delivery_section
         from .deliveries import message_create_for_event
+        from .demo import seed_demo_webhooks
         from .observability import DeliveryStateCollector, check_deliveries
         from .panels import render_customer_panel
 
@@ -34,6 +36,7 @@ class WebhooksConfig(AppConfig):
         )
         register_health_check("deliveries", check_deliveries)
         register_collector("webhooks.deliveries", DeliveryStateCollector())
+        register_demo_seeder("webhooks", seed_demo_webhooks, order=70)
         register_customer_panel(
             "webhooks", title="Webhook deliveries", render=render_customer_panel, order=90
         )

@@ -154,7 +154,9 @@ def line_chart(
             f'data-value="{_number(point.value)}">'
             f"<title>{escape(point.label)}: {_number(point.value)}</title></circle>"
         )
-        if index % label_every == 0 or index == len(points) - 1:
+        last = index == len(points) - 1
+        # Every label_every-th point is labelled, and the last unless a label sits just before it.
+        if (index % label_every == 0 and len(points) - 1 - index >= label_every / 2) or last:
             parts.append(
                 f'<text class="label" x="{_px(x)}" y="{_px(top + plot_height + 16)}" text-anchor="middle" '
                 f'font-size="9" fill="currentColor">{escape(point.label)}</text>'

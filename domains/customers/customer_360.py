@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from csintegration.adminsite.charts import Bar, Point, bar_chart, line_chart
 
+from . import scoring
 from .models import Customer, HealthSnapshot, RiskLevel
 
 HISTORY_DAYS = 90
@@ -52,12 +53,15 @@ def health_history_chart(snapshots: list[HealthSnapshot]):
     )
 
 
-def breakdown_rows(latest: HealthSnapshot | None) -> list[dict[str, Any]]:
+def breakdown_rows(latest: HealthSnapshot | None, previous: HealthSnapshot | None) -> list[dict[str, Any]]:
     """Per measure of the latest score: its raw and normalised value, weight share, points, and the
-    change of its points and raw value since the previous score (``changes`` the engine stored)."""
+    change of its points and raw value since the previous score."""
     if latest is None:
         return []
-    changes = {change["measure"]: change for change in latest.changes or ()}
+    changes = {
+        change["measure"]: change
+        for change in scoring.breakdown_changes(previous.breakdown if previous else None, latest.breakdown)
+    }
     rows = []
     for entry in latest.breakdown or ():
         change = changes.get(entry["measure"], {})
@@ -102,7 +106,7 @@ def breakdown_chart(rows: list[dict[str, Any]]):
 def context(customer: Customer) -> dict[str, Any]:
     snapshots = history(customer)
     latest, previous = latest_two(customer)
-    rows = breakdown_rows(latest)
+    rows = breakdown_rows(latest, previous)
     return {
         "customer": customer,
         "health_chart": health_history_chart(snapshots),

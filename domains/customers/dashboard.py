@@ -7,7 +7,21 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -70,21 +84,22 @@ def _money(value: Decimal | None) -> str:
     return f"${(value or Decimal(0)):,.0f}"
 
 
-def why_at_risk(snapshot: HealthSnapshot | None) -> str:
+def why_at_risk(latest: HealthSnapshot | None, previous: HealthSnapshot | None) -> str:
     """The measures that cost points since the previous score, else the weakest ones now."""
-    if snapshot is None:
+    if latest is None:
         return "no score recorded yet"
+    changes = scoring.breakdown_changes(previous.breakdown if previous else None, latest.breakdown or ())
     falling = sorted(
-        (change for change in snapshot.changes or () if (change.get("contribution_delta") or 0) < 0),
+        (change for change in changes if (change.get("contribution_delta") or 0) < 0),
         key=lambda change: change["contribution_delta"],
     )[:3]
     if falling:
         text = "fell: " + ", ".join(f"{c['measure']} ({c['contribution_delta']:+.1f} pts)" for c in falling)
     else:
-        weakest = scoring.weakest_measures(snapshot.breakdown or ())
-        text = "weakest: " + ", ".join(weakest) if weakest else snapshot.change_reason or "-"
-    if snapshot.recommended_actions:
-        text += " · next: " + ", ".join(snapshot.recommended_actions[:2])
+        weakest = scoring.weakest_measures(latest.breakdown or ())
+        text = "weakest: " + ", ".join(weakest) if weakest else latest.change_reason or "-"
+    if latest.recommended_actions:
+        text += " · next: " + ", ".join(latest.recommended_actions[:2])
     return text
 
 
@@ -138,11 +153,20 @@ def _at_risk_table() -> Table:
         .annotate(risk_rank=risk_rank())
         .order_by("risk_rank", "-arr", "pk")[:AT_RISK_TABLE_ROWS]
     )
-    latest: dict[str, HealthSnapshot] = {}
-    for snapshot in HealthSnapshot.objects.filter(
-        customer_id__in=[customer.pk for customer in customers], applied=True
-    ).order_by("customer_id", "-observed_at", "-id"):
-        latest.setdefault(snapshot.customer_id, snapshot)
+    # The two latest scores of each: a window function keeps it one query of at most 2 rows a customer.
+    ranked = (
+        HealthSnapshot.objects.filter(customer_id__in=[customer.pk for customer in customers], applied=True)
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=F("customer_id"), order_by=(F("observed_at").desc(), F("id").desc())
+            )
+        )
+        .filter(rank__lte=2)
+        .order_by("customer_id", "rank")
+    )
+    latest: dict[str, list[HealthSnapshot]] = {}
+    for snapshot in ranked:
+        latest.setdefault(snapshot.customer_id, []).append(snapshot)
     rows = [
         (
             format_html(
@@ -154,7 +178,7 @@ def _at_risk_table() -> Table:
             _money(c.arr),
             c.get_lifecycle_stage_display(),
             c.success_manager or "-",
-            why_at_risk(latest.get(c.pk)),
+            why_at_risk(*[*latest.get(c.pk, []), None, None][:2]),
         )
         for c in customers
     ]
