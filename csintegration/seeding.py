@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-#: a seeder takes the command's options (``customers``: how many demo customers) and returns a summary
+#: a seeder takes the command's options (``customers``: how many demo customers; ``demo_client_id``: the
+#: demo OAuth client's) and returns a summary
 Seeder = Callable[..., str]
 
 

@@ -47,6 +47,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The admin theme, its templates before django.contrib.admin's; the basic config, which leaves
+    # admin.site to PlatformAdminConfig (the default one would swap in a site without the second factor).
+    "unfold.apps.BasicAppConfig",
     "csintegration.adminsite.admin_config.PlatformAdminConfig",  # django.contrib.admin, with 2FA
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -332,6 +335,22 @@ AXES_ONLY_ADMIN_SITE = True
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 AXES_CLIENT_IP_CALLABLE = "csintegration.api.client_ip.client_address"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# The back-office theme (django-unfold). Its sidebar and dashboard are built from what each app registers
+# (csintegration/adminsite/navigation.py and dashboard.py), so this names no domain.
+UNFOLD = {
+    "SITE_TITLE": "CS Integration Hub",
+    "SITE_HEADER": "CS Integration Hub",
+    "SITE_SUBHEADER": "Customer Success back-office",
+    "SITE_URL": "/api/docs/",
+    "SITE_SYMBOL": "monitoring",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "csintegration.adminsite.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": "csintegration.adminsite.navigation.sidebar_navigation",
+    },
+}
 # HTTPS: TLS terminates at the reverse proxy (README, "Deployment"), which sets X-Forwarded-Proto.
 _proxy_ssl_header = env.list(
     "SECURE_PROXY_SSL_HEADER", default=["HTTP_X_FORWARDED_PROTO", "https"] if PRODUCTION else []

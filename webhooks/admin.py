@@ -4,19 +4,22 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ActionForm
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
+from csintegration.adminsite.modeladmin import ActionForm, PlatformModelAdmin, TabularInline, action, display
+from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ViewOnlyAdminMixin
 
 from . import deliveries, endpoints
 from .models import Attempt, Delivery, DeliveryStatus, Message, WebhookEndpoint
 
-STATUS_COLOURS = {
-    DeliveryStatus.PENDING: "#9a6700",
-    DeliveryStatus.SUCCEEDED: "#1a7f37",
-    DeliveryStatus.FAILED: "#d1242f",
+#: unfold's label colours per delivery status
+STATUS_LABELS = {
+    DeliveryStatus.PENDING: "warning",
+    DeliveryStatus.SUCCEEDED: "success",
+    DeliveryStatus.FAILED: "danger",
 }
 
 
@@ -55,7 +58,8 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(PlatformModelAdmin):
+    date_hierarchy = "created_at"
     form = WebhookEndpointForm
     action_form = ReplaySinceActionForm
     list_display = (
@@ -148,7 +152,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             endpoints.endpoint_disable(endpoint=endpoint, reason="manual", notify=False)
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(TabularInline):
     model = Delivery
     fields = ("id", "endpoint", "status", "attempt_count", "last_status_code", "next_attempt_at")
     readonly_fields = fields
@@ -161,7 +165,8 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+class MessageAdmin(ViewOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "occurred_at"
     list_display = ("id", "event_type", "customer_id", "event_id", "occurred_at", "created_at")
     list_filter = ("event_type",)
     search_fields = ("id", "event_id", "customer_id")
@@ -169,7 +174,7 @@ class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     inlines = (DeliveryInline,)
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(TabularInline):
     model = Attempt
     fields = ("number", "status_code", "succeeded", "duration_ms", "error", "response_excerpt", "created_at")
     readonly_fields = fields
@@ -181,7 +186,8 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(PlatformModelAdmin):
+    date_hierarchy = "created_at"
     list_display = (
         "id",
         "endpoint",
@@ -224,15 +230,12 @@ class DeliveryAdmin(admin.ModelAdmin):
     exclude = ("lease_token",)
     inlines = (AttemptInline,)
     actions = ("replay",)
+    actions_detail = ("replay_this",)
     show_full_result_count = False
 
-    @admin.display(description="status", ordering="status")
+    @display(description="status", ordering="status", label=STATUS_LABELS)
     def status_badge(self, delivery: Delivery):
-        return format_html(
-            '<span style="color:#fff;background:{};padding:2px 8px;border-radius:8px">{}</span>',
-            STATUS_COLOURS.get(delivery.status, "#57606a"),
-            delivery.get_status_display(),
-        )
+        return delivery.status, delivery.get_status_display()
 
     def has_add_permission(self, request):
         return False
@@ -251,3 +254,22 @@ class DeliveryAdmin(admin.ModelAdmin):
                 messages.error(request, f"{delivery.pk}: {exc}")
         if replayed:
             messages.success(request, f"{replayed} deliveries queued again.")
+
+    @action(description="Replay", url_path="replay", icon="replay")
+    def replay_this(self, request, object_id: str):
+        """The delivery page's button: the same service as the list's action."""
+        delivery = get_object_or_404(Delivery, pk=object_id)
+        try:
+            deliveries.delivery_replay(delivery=delivery)
+            messages.success(request, f"{delivery.pk} queued again.")
+        except deliveries.WebhookConflict as exc:
+            messages.error(request, f"{delivery.pk}: {exc}")
+        return redirect(reverse("admin:webhooks_delivery_change", args=[delivery.pk]))
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item(
+    "integrations", "webhooks.webhookendpoint", title="Webhook endpoints", icon="webhook", order=20
+)
+register_navigation_item("integrations", "webhooks.delivery", title="Deliveries", icon="send", order=30)
+register_navigation_item("integrations", "webhooks.message", title="Messages", icon="mail", order=35)

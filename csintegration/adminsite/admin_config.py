@@ -8,3 +8,9 @@ class PlatformAdminConfig(AdminConfig):
     ``@admin.register``) is the second-factor site."""
 
     default_site = "csintegration.adminsite.sites.PlatformAdminSite"
+
+    def ready(self) -> None:
+        super().ready()  # autodiscovers every app's admin.py
+        from .theming import theme_registered_admins
+
+        theme_registered_admins()

@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from csintegration.adminsite.modeladmin import PlatformModelAdmin
+from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin
 
 from .models import ApiCall
@@ -27,10 +29,14 @@ class StatusClassFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiCall)
-class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ApiCallAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("time", "method", "path", "status", "client_id", "user", "latency_ms", "client_address")
     list_filter = (StatusClassFilter, "status", "method", "client_id")
     search_fields = ("path", "client_id", "request_id", "user", "client_address")
     date_hierarchy = "time"
     show_full_result_count = False
     list_per_page = 100
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item("security", "audit.apicall", title="Audit log", icon="policy", order=10)

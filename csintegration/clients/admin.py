@@ -3,11 +3,15 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from csintegration.adminsite.modeladmin import PlatformModelAdmin
+from csintegration.adminsite.navigation import register_navigation_item
+
 from .models import IntegrationClient
 from .services import client_rotate_secrets
 
 
-class IntegrationClientAdmin(admin.ModelAdmin):
+class IntegrationClientAdmin(PlatformModelAdmin):
+    date_hierarchy = "created"
     list_display = (
         "name",
         "client_id",
@@ -67,3 +71,9 @@ class IntegrationClientAdmin(admin.ModelAdmin):
 
 
 __all__ = ["IntegrationClient", "IntegrationClientAdmin"]
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item(
+    "integrations", "clients.integrationclient", title="OAuth clients", icon="key", order=40
+)

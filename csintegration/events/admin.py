@@ -5,6 +5,9 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from csintegration.adminsite.modeladmin import PlatformModelAdmin, TabularInline
+from csintegration.adminsite.navigation import register_navigation_item
+
 from . import services
 from .models import Event, EventReceipt
 from .types import event_types
@@ -38,7 +41,7 @@ class DispatchedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class EventReceiptInline(admin.TabularInline):
+class EventReceiptInline(TabularInline):
     model = EventReceipt
     extra = 0
     can_delete = False
@@ -50,7 +53,7 @@ class EventReceiptInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(PlatformModelAdmin):
     list_display = (
         "event_id",
         "event_type",
@@ -99,3 +102,7 @@ class EventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         # The log is read-only: the change permission only gates the re-dispatch action of the list.
         return obj is None and super().has_change_permission(request)
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item("integrations", "events.event", title="Event log", icon="event_note", order=10)

@@ -200,6 +200,26 @@ def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
     return events
 
 
+def event_record_past_many(messages: Iterable[EventMessage]) -> list[Event]:
+    """Write events that happened before and were handled then (an import of history, demo data) to the
+    event log: validated and shaped as published ones, marked dispatched at their own time, and never
+    fanned out, so no subscriber acts now on what is long past."""
+    now = timezone.now()
+    events = []
+    for message in messages:
+        event = _build_event(
+            message.event_type,
+            customer_id=message.customer_id,
+            payload=message.payload,
+            occurred_at=message.occurred_at,
+            now=now,
+        )
+        event.dispatched_at, event.next_attempt_at = event.occurred_at, None
+        events.append(event)
+    Event.objects.bulk_create(events, batch_size=500)
+    return events
+
+
 def enqueue_dispatch_many(events: list[tuple[str, str]]) -> None:
     """Enqueue the fan-out of many events, EVENTS_FANOUT_BATCH_SIZE per message (critical ones alone,
     on their queue); never raises (the sweeper catches what fails)."""

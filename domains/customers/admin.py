@@ -4,14 +4,20 @@ with its breakdown), scorecards with their measures and bands, signals and healt
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from unfold.views import ChangeList
 
+from csintegration.adminsite.customer_sets import PARAMETER as CUSTOMER_SET
+from csintegration.adminsite.customer_sets import customer_set_get, customer_sets
+from csintegration.adminsite.modeladmin import PlatformModelAdmin, TabularInline, display
+from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.panels import customer_panels
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin, ViewOnlyAdminMixin
 from csintegration.events.selectors import event_list
 
-from . import selectors, services
+from . import customer_360, dashboard, selectors, services
 from .models import (
     Customer,
     CustomerSignal,
@@ -25,11 +31,12 @@ from .models import (
 HEALTH_HISTORY_ROWS = 20
 RECENT_EVENT_ROWS = 20
 
-RISK_COLOURS = {
-    RiskLevel.LOW: "#1a7f37",
-    RiskLevel.MEDIUM: "#9a6700",
-    RiskLevel.HIGH: "#d1242f",
-    RiskLevel.CRITICAL: "#82071e",
+#: unfold's label colours per risk level
+RISK_LABELS = {
+    RiskLevel.LOW: "success",
+    RiskLevel.MEDIUM: "warning",
+    RiskLevel.HIGH: "danger",
+    RiskLevel.CRITICAL: "danger",
 }
 
 
@@ -48,34 +55,58 @@ class HealthScoreBandFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CustomerSetFilter(admin.SimpleListFilter):
+    """The sets of customers that apps define (csintegration/adminsite/customer_sets.py): newly at risk,
+    an open churn-risk episode, … so that a dashboard figure lists exactly what it counts."""
+
+    title = "set"
+    parameter_name = CUSTOMER_SET
+
+    def lookups(self, request, model_admin):
+        return [(item.key, item.title) for item in customer_sets()]
+
+    def queryset(self, request, queryset):
+        chosen = customer_set_get(self.value()) if self.value() else None
+        if chosen is None:
+            return queryset
+        return queryset.filter(pk__in=list(chosen.customer_ids()))
+
+
+class CustomerChangeList(ChangeList):
+    """The customer list's default order: critical first, then the largest accounts. (Not the admin's
+    ``ordering``: that also orders other pages' customer choices, which have no ``risk_rank``.)"""
+
+    def _get_default_ordering(self):
+        return ["risk_rank", "-arr"]
+
+
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(PlatformModelAdmin):
+    # Fits 1440 px: the id is the name's link, timestamps are on the 360 page.
     list_display = (
         "name",
-        "customer_id",
         "segment",
         "health_score",
         "risk_badge",
         "health_trend",
         "lifecycle_stage",
-        "arr",
+        "arr_amount",
         "success_manager",
-        "updated_at",
     )
-    list_filter = ("risk_level", "lifecycle_stage", "segment", "health_trend", HealthScoreBandFilter)
-    search_fields = ("name", "customer_id", "success_manager")
-    readonly_fields = (
-        "customer_id",
-        "health_trend",
+    list_filter = (
         "risk_level",
-        "created_at",
-        "updated_at",
-        "latest_signals",
-        "health_history",
-        "recent_events",
-        "domain_panels",
+        "lifecycle_stage",
+        "segment",
+        "health_trend",
+        HealthScoreBandFilter,
+        CustomerSetFilter,
+        "success_manager",
+        "finance_status",
     )
-    list_per_page = 50
+    search_fields = ("name", "customer_id", "success_manager")
+    date_hierarchy = "created_at"
+    actions = ("recompute_health",)
+    readonly_fields = ("customer_id", "health_trend", "risk_level", "created_at", "updated_at")
     show_full_result_count = False
     fieldsets = (
         (None, {"fields": ("customer_id", "name", "segment", "arr", "success_manager")}),
@@ -93,32 +124,62 @@ class CustomerAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Health history", {"fields": ("latest_signals", "health_history")}),
-        ("Across the domains", {"fields": ("domain_panels",)}),
-        ("Events and deliveries", {"fields": ("recent_events",)}),
         ("Timestamps", {"fields": ("created_at", "updated_at")}),
     )
+    # The form edits the record; what the domains know, the history and the events are on the 360 page.
 
-    @admin.display(description="what the other domains know")
-    def domain_panels(self, customer: Customer):
-        if customer.pk is None:
-            return "-"
-        panels = customer_panels()
-        if not panels:
-            return "No domain app shows anything yet."
-        return format_html_join(
-            "",
-            '<section class="domain-panel"><h3>{}</h3>{}</section>',
-            ((panel.title, panel.render(customer.pk)) for panel in panels),
-        )
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(risk_rank=dashboard.risk_rank())
+
+    def get_changelist(self, request, **kwargs):
+        return CustomerChangeList
+
+    def get_readonly_fields(self, request, obj=None):
+        # A score is the health engine's: set once when a customer is added, then computed from signals.
+        if obj is not None:
+            return (*self.readonly_fields, "health_score")
+        return self.readonly_fields
+
+    # --- The customer 360: a read view first, the form behind its "Edit" button ---------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and "edit" not in request.GET:
+            customer = self.get_object(request, object_id)
+            if customer is not None and self.has_view_or_change_permission(request, customer):
+                return self.customer_360_view(request, customer)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def customer_360_view(self, request, customer: Customer):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": customer.name,
+            "subtitle": customer.customer_id,
+            "opts": self.model._meta,
+            "original": customer,
+            "has_change_permission": self.has_change_permission(request, customer),
+            **customer_360.context(customer),
+            "latest_signals": self.latest_signals(customer),
+            "health_history": self.health_history(customer),
+            "recent_events": self.recent_events(customer),
+            "panels": [(panel.title, panel.render(customer.pk)) for panel in customer_panels()],
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/customers/customer_360.html", context)
 
     @admin.display(description="recent events")
     def recent_events(self, customer: Customer):
         if customer.pk is None:
             return "-"
         events = list(event_list().filter(customer_id=customer.pk)[:RECENT_EVENT_ROWS])
+        links = format_html(
+            '<p><a href="{}?customer_id={}">All events</a> · <a href="{}?q={}">Webhook deliveries</a></p>',
+            reverse("admin:events_event_changelist"),
+            customer.pk,
+            reverse("admin:webhooks_delivery_changelist"),
+            customer.pk,
+        )
         if not events:
-            return "No events yet."
+            return format_html("<p>No events yet.</p>{}", links)
         rows = format_html_join(
             "",
             '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',
@@ -134,13 +195,9 @@ class CustomerAdmin(admin.ModelAdmin):
             ),
         )
         return format_html(
-            "<table><tr><th>when</th><th>event</th><th>type</th><th>fan-out</th></tr>{}</table>"
-            '<p><a href="{}?customer_id={}">All events</a> · <a href="{}?q={}">Webhook deliveries</a></p>',
+            "<table><tr><th>when</th><th>event</th><th>type</th><th>fan-out</th></tr>{}</table>{}",
             rows,
-            reverse("admin:events_event_changelist"),
-            customer.pk,
-            reverse("admin:webhooks_delivery_changelist"),
-            customer.pk,
+            links,
         )
 
     @admin.display(description="latest signals")
@@ -195,12 +252,22 @@ class CustomerAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.display(description="risk", ordering="risk_level")
+    @display(description="risk", ordering="risk_rank", label=RISK_LABELS)
     def risk_badge(self, customer: Customer):
-        return format_html(
-            '<span style="color:#fff;background:{};padding:2px 8px;border-radius:8px">{}</span>',
-            RISK_COLOURS.get(customer.risk_level, "#57606a"),
-            customer.get_risk_level_display(),
+        return customer.risk_level, customer.get_risk_level_display()
+
+    @admin.display(description="ARR", ordering="arr")
+    def arr_amount(self, customer: Customer) -> str:
+        return f"${customer.arr:,.0f}"
+
+    @admin.action(description="Recompute health from signals now (health engine)")
+    def recompute_health(self, request, queryset):
+        outcomes = services.customers_health_recompute(
+            customer_ids=list(queryset.values_list("pk", flat=True))
+        )
+        changed = sum(1 for outcome in outcomes if outcome.score_changed)
+        self.message_user(
+            request, f"{len(outcomes)} customers recomputed; {changed} scores changed.", messages.SUCCESS
         )
 
     # Writes go through the same services as the API, so both publish the same events; a score goes
@@ -240,7 +307,7 @@ def _breakdown_text(breakdown) -> str:
     return "; ".join(parts)
 
 
-class ScorecardMeasureInline(admin.TabularInline):
+class ScorecardMeasureInline(TabularInline):
     model = ScorecardMeasure
     extra = 0
     min_num = 1
@@ -259,7 +326,7 @@ class ScorecardBandFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError("One band must start at 0, so that every score has a risk level.")
 
 
-class ScorecardBandInline(admin.TabularInline):
+class ScorecardBandInline(TabularInline):
     model = ScorecardBand
     formset = ScorecardBandFormSet
     extra = 0
@@ -268,7 +335,7 @@ class ScorecardBandInline(admin.TabularInline):
 
 
 @admin.register(Scorecard)
-class ScorecardAdmin(admin.ModelAdmin):
+class ScorecardAdmin(PlatformModelAdmin):
     list_display = (
         "name",
         "is_default",
@@ -308,7 +375,8 @@ class ScorecardAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerSignal)
-class CustomerSignalAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+class CustomerSignalAdmin(ViewOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "observed_at"
     list_display = ("customer", "name", "value", "observed_at", "updated_at")
     list_filter = ("name",)
     search_fields = ("customer__customer_id", "customer__name")
@@ -317,7 +385,7 @@ class CustomerSignalAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(HealthSnapshot)
-class HealthSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class HealthSnapshotAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = (
         "customer",
         "score",
@@ -337,3 +405,12 @@ class HealthSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="breakdown")
     def breakdown_table(self, snapshot: HealthSnapshot):
         return _breakdown_text(snapshot.breakdown) or "-"
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item("customers", "customers.customer", title="Customers", icon="groups", order=10)
+register_navigation_item("customers", "customers.scorecard", title="Scorecards", icon="tune", order=40)
+register_navigation_item(
+    "customers", "customers.healthsnapshot", title="Health history", icon="monitor_heart", order=50
+)
+register_navigation_item("customers", "customers.customersignal", title="Signals", icon="sensors", order=60)

@@ -1,5 +1,5 @@
 """App config of the customers domain: its event types, the projection of the other domains' events, its
-nightly recompute and its demo data."""
+nightly recompute, its demo data and its dashboard sections."""
 
 from django.apps import AppConfig
 
@@ -12,10 +12,15 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from celery.schedules import crontab
 
+        from csintegration.adminsite.customer_sets import register_customer_set
+        from csintegration.adminsite.dashboard import register_dashboard_section
         from csintegration.schedules import register_periodic_task
         from csintegration.seeding import register_demo_seeder
 
-        from . import events  # noqa: F401  (registers the event types)
+        from . import (
+            dashboard,
+            events,  # noqa: F401  (registers the event types)
+        )
         from .demo import seed_demo_customers
         from .projections import subscribe_projections
 
@@ -27,3 +32,15 @@ class CustomersConfig(AppConfig):
             options={"queue": "bulk"},
         )
         register_demo_seeder("customers", seed_demo_customers, order=10)
+        register_dashboard_section(
+            "risk", title="Who is at risk, and why", render=dashboard.risk_section, order=10
+        )
+        register_dashboard_section(
+            "health", title="Health and lifecycle", render=dashboard.health_section, order=20
+        )
+        register_customer_set(
+            "newly_at_risk",
+            title="Newly at risk (7 days)",
+            customer_ids=dashboard.newly_at_risk_ids,
+            order=10,
+        )

@@ -2,23 +2,44 @@
 computed by their scorecards. Idempotent: customers ``cust_demo00001…`` are created once."""
 
 import random
+from datetime import timedelta
 from decimal import Decimal
 
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from csintegration.events import EventMessage
+from csintegration.events.services import event_record_past_many
+
+from .events import CHURN_RISK_DETECTED
 from .health import health_recompute_customers
+from .health import policy as health_policy
 from .models import (
     PAYMENT_STATUS_VALUES,
     Customer,
     CustomerSignal,
     FinanceStatus,
+    HealthSnapshot,
+    HealthSource,
     HealthTrend,
     LifecycleStage,
     MarketingStatus,
     OperationsStatus,
     ProductStatus,
+    RiskLevel,
     SalesStatus,
     Segment,
 )
-from .scoring import compute_health, risk_level_for_score
+from .scoring import (
+    breakdown_changes,
+    change_triggers,
+    churn_actions,
+    compute_health,
+    falling_measures,
+    health_trend,
+    measure_indicator,
+    risk_level_for_score,
+)
 from .selectors import scorecard_for, scorecard_specs
 
 DEMO_PREFIX = "cust_demo"
@@ -152,7 +173,165 @@ def seed_demo_customers(*, customers: int = 300, **options) -> str:
     signals = demo_signals(new)
     Customer.objects.bulk_create(new, batch_size=500)
     CustomerSignal.objects.bulk_create(signals, batch_size=1000)
-    # Record each demo customer's first score with its breakdown (the scores already match, so
-    # nothing is published).
+    now = timezone.now()
+    # Record each new demo customer's current score with its breakdown (the scores already match, so
+    # nothing is published); before the history is there, so the engine raises no alert today for a
+    # decline the history describes.
     health_recompute_customers(customers=new)
-    return f"{len(new)} customers added ({len(existing) + len(new)} in all)"
+    # 90 days of scores before today's, for the new customers and any older demo customer without them
+    # (a database seeded before the history existed): running this twice adds nothing.
+    backfill = customers_without_history(before=now - timedelta(days=2))
+    history, alerts = seed_demo_health_history(backfill, until=now) if backfill else (0, 0)
+    return (
+        f"{len(new)} customers added ({len(existing) + len(new)} in all); {history} past scores "
+        f"and {alerts} churn alerts over {HISTORY_DAYS} days for {len(backfill)} customers"
+    )
+
+
+# --- 90 days of health history ------------------------------------------------------------------------
+
+HISTORY_DAYS = 90
+#: share of days on which a demo customer sends signals (a score is kept for each of them)
+HISTORY_SIGNAL_DAYS = 0.7
+#: measures where a lower value is better move the other way when a customer declines
+_BOUNDS = {
+    "adoption_rate": (0.0, 1.0),
+    "engagement": (0.0, 10.0),
+    "nps": (-100.0, 100.0),
+    "login_frequency": (0.0, 60.0),
+    "support_tickets": (0.0, 30.0),
+}
+
+
+def _current_measures(customer: Customer, signals: dict[str, float]) -> dict[str, float | None]:
+    return {
+        "adoption_rate": customer.adoption_rate,
+        "engagement": customer.engagement_score,
+        "nps": customer.nps_score,
+        "payment_status": PAYMENT_STATUS_VALUES.get(customer.finance_status),
+        **signals,
+    }
+
+
+def _past_measures(
+    current: dict[str, float | None], directions: dict[str, str], rng: random.Random, change: float
+) -> dict[str, float | None]:
+    """Where the customer stood 90 days ago: ``change`` > 0 means it was healthier then (it declined)."""
+    past = dict(current)
+    for name, (low, high) in _BOUNDS.items():
+        value = current.get(name)
+        if value is None:
+            continue
+        span = high - low
+        sign = -1.0 if directions.get(name) == "lower_is_better" else 1.0
+        moved = value + sign * change * span * rng.uniform(0.15, 0.45)
+        past[name] = min(high, max(low, moved))
+    return past
+
+
+def demo_health_history(
+    customers: list[Customer], *, until, seed: int = 20261201
+) -> tuple[list[HealthSnapshot], list[tuple[HealthSnapshot, dict]]]:
+    """Scores of the ``HISTORY_DAYS`` days before ``until`` for each customer, computed by its scorecard
+    from measures that drift from where it stood then to where it stands now (at-risk customers were
+    healthier; others wander), and the churn alerts of the days its risk turned high.
+
+    Returns the snapshots (unsaved, oldest first per customer) and (snapshot, alert payload) pairs."""
+    rng = random.Random(seed)
+    specs = scorecard_specs()
+    signals: dict[str, dict[str, float]] = {}
+    for customer_id, name, value in CustomerSignal.objects.filter(customer__in=customers).values_list(
+        "customer_id", "name", "value"
+    ):
+        signals.setdefault(customer_id, {})[name] = value
+    trend_policy = health_policy()
+    snapshots, alerts = [], []
+    for customer in customers:
+        scorecard = scorecard_for(customer, specs)
+        directions = {spec.measure: spec.direction for spec in scorecard.measures}
+        current = _current_measures(customer, signals.get(customer.customer_id, {}))
+        at_risk = customer.risk_level in (RiskLevel.HIGH, RiskLevel.CRITICAL)
+        change = rng.uniform(0.5, 1.0) if at_risk else rng.uniform(-0.6, 0.6)
+        past = _past_measures(current, directions, rng, change)
+        previous, points = None, []
+        for day in range(HISTORY_DAYS, 0, -1):
+            if rng.random() > HISTORY_SIGNAL_DAYS:
+                continue
+            progress = 1 - day / HISTORY_DAYS  # 0 then, 1 now
+            values = {
+                name: None
+                if value is None
+                else value + (current[name] - value) * progress + rng.gauss(0, 0.02) * value
+                for name, value in past.items()
+            }
+            for name, (low, high) in _BOUNDS.items():
+                if values.get(name) is not None:
+                    values[name] = round(min(high, max(low, values[name])), 4)
+            computed = compute_health(scorecard, values)
+            if computed is None:
+                continue
+            moment = until - timedelta(days=day, hours=rng.uniform(0, 12))
+            points.append((moment, computed.score))
+            changes = breakdown_changes(previous.breakdown if previous else None, computed.breakdown)
+            snapshot = HealthSnapshot(
+                customer=customer,
+                score=computed.score,
+                previous_score=previous.score if previous else None,
+                health_trend=health_trend(
+                    points,
+                    now=moment,
+                    window_days=trend_policy.trend_window_days,
+                    threshold_points=trend_policy.trend_threshold_points,
+                ),
+                risk_level=computed.risk_level,
+                source=HealthSource.SIGNALS,
+                scorecard_id=scorecard.scorecard_id,
+                scorecard_name=scorecard.name,
+                breakdown=list(computed.breakdown),
+                changes=changes,
+                change_reason="signals_updated",
+                trigger_events=change_triggers(changes, directions),
+                observed_at=moment,
+            )
+            turned = previous is not None and previous.risk_level in (RiskLevel.LOW, RiskLevel.MEDIUM)
+            if turned and computed.risk_level in (RiskLevel.HIGH, RiskLevel.CRITICAL):
+                falling = falling_measures(previous.breakdown, computed.breakdown)
+                alerts.append(
+                    (
+                        snapshot,
+                        {
+                            "risk_level": computed.risk_level,
+                            "risk_indicators": [measure_indicator(m, directions.get(m, "")) for m in falling]
+                            or ["health_score_drop"],
+                            "recommended_actions": churn_actions(computed.risk_level, falling),
+                        },
+                    )
+                )
+            snapshots.append(snapshot)
+            previous = snapshot
+    return snapshots, alerts
+
+
+def seed_demo_health_history(customers: list[Customer], *, until) -> tuple[int, int]:
+    """Record the history and its churn alerts in the event log, as past events (the finance app reads
+    its churn-risk episodes from them; no subscriber acts now on an alert of weeks ago); returns
+    (snapshots, alerts)."""
+    snapshots, alerts = demo_health_history(customers, until=until)
+    published = event_record_past_many(
+        EventMessage(CHURN_RISK_DETECTED.name, snapshot.customer.customer_id, payload, snapshot.observed_at)
+        for snapshot, payload in alerts
+    )
+    for (snapshot, _), event in zip(alerts, published, strict=True):
+        snapshot.churn_event_id = event.event_id
+    HealthSnapshot.objects.bulk_create(snapshots, batch_size=1000)
+    return len(snapshots), len(alerts)
+
+
+def customers_without_history(*, before) -> list[Customer]:
+    """Demo customers with no score older than ``before``."""
+    with_history = HealthSnapshot.objects.filter(customer=OuterRef("pk"), observed_at__lt=before)
+    return list(
+        Customer.objects.filter(customer_id__startswith=DEMO_PREFIX)
+        .exclude(Exists(with_history))
+        .order_by("customer_id")
+    )

@@ -226,3 +226,11 @@ def customer_bulk_upsert(*, items: Sequence[BulkItem]) -> list[BulkItemResult]:
     ]
     publish_many(messages)
     return results
+
+
+@transaction.atomic
+def customers_health_recompute(*, customer_ids: Sequence[str]) -> list[health.HealthOutcome]:
+    """Recompute the health of these customers from their signals now (the admin's action), their rows
+    locked in key order as the nightly recompute does."""
+    locked = locked_by_key(Customer, customer_ids)
+    return health.health_recompute_customers(customers=[locked[key] for key in sorted(locked)])

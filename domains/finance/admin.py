@@ -9,6 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
+from csintegration.adminsite.modeladmin import PlatformModelAdmin, TabularInline
+from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin
 from csintegration.tasks import enqueue_after_commit
 
@@ -58,7 +60,7 @@ class ContractTermFilter(admin.SimpleListFilter):
 
 
 @admin.register(Contract)
-class ContractAdmin(admin.ModelAdmin):
+class ContractAdmin(PlatformModelAdmin):
     list_display = (
         "contract_id",
         "customer",
@@ -143,7 +145,7 @@ class PaymentStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(PlatformModelAdmin):
     list_display = (
         "payment_id",
         "customer",
@@ -212,7 +214,8 @@ class PaymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaymentStanding)
-class PaymentStandingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentStandingAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "changed_at"
     list_display = ("customer", "is_overdue", "overdue_since", "payment", "changed_at", "event_id")
     list_filter = ("is_overdue",)
     search_fields = ("customer__customer_id", "customer__name")
@@ -221,7 +224,7 @@ class PaymentStandingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ValueReport)
-class ValueReportAdmin(admin.ModelAdmin):
+class ValueReportAdmin(PlatformModelAdmin):
     """Reports are kept as written: add one, never edit it."""
 
     list_display = ("value_report_id", "customer", "realized_value", "reported_at")
@@ -245,7 +248,7 @@ class ValueReportAdmin(admin.ModelAdmin):
         obj.pk, obj.value_report_id = saved.pk, saved.value_report_id
 
 
-class ForecastLineInline(admin.TabularInline):
+class ForecastLineInline(TabularInline):
     model = ForecastLine
     extra = 0
     can_delete = False
@@ -267,7 +270,8 @@ class ForecastLineInline(admin.TabularInline):
 
 
 @admin.register(Forecast)
-class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ForecastAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "created_at"
     list_display = (
         "forecast_id",
         "forecast_period",
@@ -360,7 +364,8 @@ class ForecastAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RenewalModelFit)
-class RenewalModelFitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RenewalModelFitAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "fitted_at"
     list_display = (
         "fitted_at",
         "basis",
@@ -389,3 +394,10 @@ class RenewalModelFitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def refit_now(self, request, queryset):
         enqueue_after_commit("finance.recompute_renewal_model")
         self.message_user(request, "The renewal model will be refitted by the bulk worker.", messages.SUCCESS)
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item("revenue", "finance.contract", title="Contracts", icon="contract", order=30)
+register_navigation_item("revenue", "finance.payment", title="Payments", icon="payments", order=35)
+register_navigation_item("revenue", "finance.forecast", title="Forecasts", icon="query_stats", order=40)
+register_navigation_item("revenue", "finance.valuereport", title="Value reports", icon="savings", order=45)

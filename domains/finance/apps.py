@@ -12,12 +12,15 @@ class FinanceConfig(AppConfig):
     def ready(self) -> None:
         from celery.schedules import crontab
 
+        from csintegration.adminsite.customer_sets import register_customer_set
+        from csintegration.adminsite.dashboard import register_dashboard_section
         from csintegration.adminsite.panels import register_customer_panel
         from csintegration.schedules import register_periodic_task
         from csintegration.seeding import register_demo_seeder
 
         from . import events  # noqa: F401  (registers the event types)
         from .conf import conf
+        from .dashboard import OPEN_EPISODES_SET, episodes_section, open_episode_customer_ids
         from .demo import seed_demo_finance
         from .panels import render_customer_panel
 
@@ -37,4 +40,13 @@ class FinanceConfig(AppConfig):
         register_demo_seeder("finance", seed_demo_finance, order=50)
         register_customer_panel(
             "finance", title="Contracts, payments and value", render=render_customer_panel, order=50
+        )
+        register_dashboard_section(
+            "churn_episodes", title="Churn-risk episodes", render=episodes_section, order=15
+        )
+        register_customer_set(
+            OPEN_EPISODES_SET,
+            title="Open churn-risk episode",
+            customer_ids=open_episode_customer_ids,
+            order=20,
         )

@@ -1,12 +1,16 @@
-"""The finance panel of the customer's admin page: value realisation, contracts, payments, value reports."""
+"""The finance panel of the customer's admin page: value realisation, churn-risk episodes, contracts,
+payments, value reports."""
+
+from datetime import timedelta
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from domains.customers.models import Customer
 
-from . import reports, selectors, services
+from . import realization, reports, selectors, services
 from .conf import conf
 from .models import Contract, Payment, PaymentStatus, ValueReport
 
@@ -116,14 +120,44 @@ def _value_reports(customer_id: str) -> SafeString:
     )
 
 
+def _episodes(customer: Customer) -> SafeString:
+    """The customer's churn-risk episodes (realization.py): when each began and whether it was saved."""
+    since = timezone.now() - timedelta(days=2 * conf.FINANCE_ATTRIBUTION_WINDOW_DAYS)
+    alerts, points = selectors.churn_alerts_and_scores(customer=customer, since=since)
+    episodes = realization.churn_risk_episodes(
+        alerts, points, recovery_points=conf.FINANCE_SAVE_RECOVERY_POINTS
+    )
+    if not episodes:
+        return format_html("<p>{}</p>", "No churn-risk episode.")
+    return format_html(
+        "<table><tr><th>began</th><th>score then</th><th>ended</th><th>recovered to</th><th>alert</th></tr>"
+        "{}</table>",
+        format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{episode.started_at:%Y-%m-%d}",
+                    episode.alert_score,
+                    f"{episode.ended_at:%Y-%m-%d}" if episode.ended_at else "open",
+                    episode.recovery_score if episode.recovery_score is not None else "-",
+                    episode.alert_event_id,
+                )
+                for episode in reversed(episodes[-PANEL_ROWS:])
+            ),
+        ),
+    )
+
+
 def render_customer_panel(customer_id: str) -> SafeString:
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None:
         return format_html("<p>{}</p>", "-")
     today = selectors.today()
     return format_html(
-        "{}<h4>Contracts</h4>{}<h4>Payments</h4>{}<h4>Value reports</h4>{}",
+        "{}<h4>Churn-risk episodes</h4>{}<h4>Contracts</h4>{}<h4>Payments</h4>{}<h4>Value reports</h4>{}",
         _summary(customer),
+        _episodes(customer),
         _contracts(customer_id, today),
         _payments(customer_id, today),
         _value_reports(customer_id),

@@ -526,3 +526,48 @@ def churn_alerts_and_scores(*, customer: Customer, since: datetime):
         if score is not None:
             alerts.append(Alert(event_id, occurred_at, score))
     return alerts, points
+
+
+def churn_alerts_and_scores_by_customer(
+    *, since: datetime
+) -> dict[str, tuple[list[Alert], list[ScorePoint]]]:
+    """``churn_alerts_and_scores`` for every customer alerted since ``since``, in three queries: the
+    alerts, the scores that raised them, and each alerted customer's applied scores from its first alert."""
+    alert_rows = list(
+        Event.objects.filter(event_type=CHURN_RISK_DETECTED.name, occurred_at__gte=since)
+        .exclude(customer_id=None)
+        .order_by("customer_id", "occurred_at")
+        .values_list("customer_id", "event_id", "occurred_at")
+    )
+    if not alert_rows:
+        return {}
+    first_alert: dict[str, datetime] = {}
+    for customer_id, _, occurred_at in alert_rows:
+        first_alert.setdefault(customer_id, occurred_at)
+    linked = dict(
+        HealthSnapshot.objects.filter(
+            churn_event_id__in=[event_id for _, event_id, _ in alert_rows]
+        ).values_list("churn_event_id", "score")
+    )
+    points: dict[str, list[ScorePoint]] = {customer_id: [] for customer_id in first_alert}
+    for customer_id, observed_at, score, risk_level in (
+        HealthSnapshot.objects.filter(
+            customer_id__in=list(first_alert),
+            applied=True,
+            observed_at__gte=min(first_alert.values()) - timedelta(days=1),
+        )
+        .order_by("customer_id", "observed_at", "id")
+        .values_list("customer_id", "observed_at", "score", "risk_level")
+    ):
+        if observed_at >= first_alert[customer_id] - timedelta(days=1):
+            points[customer_id].append(ScorePoint(observed_at, score, risk_level))
+    result: dict[str, tuple[list[Alert], list[ScorePoint]]] = {}
+    for customer_id, event_id, occurred_at in alert_rows:
+        alerts, customer_points = result.setdefault(customer_id, ([], points[customer_id]))
+        score = linked.get(event_id)
+        if score is None:  # an alert without its snapshot: the last score at or before it
+            before = [point.score for point in customer_points if point.observed_at <= occurred_at]
+            score = before[-1] if before else None
+        if score is not None:
+            alerts.append(Alert(event_id, occurred_at, score))
+    return result

@@ -12,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from csintegration.adminsite.modeladmin import PlatformModelAdmin
+from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin, ViewOnlyAdminMixin
 from domains.customers.models import Customer, LifecycleStage
 
@@ -90,7 +92,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(PlatformModelAdmin):
     form = SegmentForm
     change_form_template = "admin/marketing/segment/change_form.html"
     list_display = ("key", "name", "is_builtin", "reading", "live_size", "updated_at")
@@ -219,7 +221,7 @@ def impact_table(measured: dict | None) -> str:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(PlatformModelAdmin):
     list_display = (
         "name",
         "campaign_id",
@@ -345,7 +347,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignMember)
-class CampaignMemberAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+class CampaignMemberAdmin(ViewOnlyAdminMixin, PlatformModelAdmin):
     list_display = (
         "customer",
         "campaign",
@@ -369,7 +371,7 @@ class CampaignMemberAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(TriggerRule)
-class TriggerRuleAdmin(admin.ModelAdmin):
+class TriggerRuleAdmin(PlatformModelAdmin):
     list_display = (
         "name",
         "signal",
@@ -404,7 +406,8 @@ class JourneyMoveForm(forms.Form):
 
 
 @admin.register(Journey)
-class JourneyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JourneyAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "entered_at"
     list_display = ("customer", "stage", "entered_at", "updated_at")
     list_filter = ("stage",)
     search_fields = ("customer__customer_id", "customer__name")
@@ -464,7 +467,7 @@ class JourneyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(JourneyEntry)
-class JourneyEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JourneyEntryAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("customer", "stage", "from_stage", "entered_at", "left_at", "changed_by", "reason")
     list_filter = ("stage", "from_stage")
     search_fields = ("customer__customer_id", "customer__name", "changed_by", "reason")
@@ -474,8 +477,17 @@ class JourneyEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StageAction)
-class StageActionAdmin(admin.ModelAdmin):
+class StageActionAdmin(PlatformModelAdmin):
     list_display = ("stage", "action", "description", "order", "is_active")
     list_editable = ("order", "is_active")
     list_filter = ("stage", "is_active")
     search_fields = ("action", "description")
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item("customers", "marketing.segment", title="Segments", icon="filter_alt", order=20)
+register_navigation_item("customers", "marketing.journey", title="Journeys", icon="route", order=30)
+register_navigation_item("customers", "marketing.campaign", title="Campaigns", icon="campaign", order=35)
+register_navigation_item(
+    "customers", "marketing.triggerrule", title="Campaign triggers", icon="bolt", order=70
+)

@@ -10,12 +10,14 @@ class MarketingConfig(AppConfig):
     verbose_name = "Marketing"
 
     def ready(self) -> None:
+        from csintegration.adminsite.dashboard import register_dashboard_section
         from csintegration.adminsite.panels import register_customer_panel
         from csintegration.schedules import register_periodic_task
         from csintegration.seeding import register_demo_seeder
 
         from . import events  # noqa: F401  (registers the event types)
         from .conf import conf
+        from .dashboard import campaign_section
         from .demo import seed_demo_marketing
         from .panels import render_marketing_panel
         from .subscribers import subscribe_marketing
@@ -36,4 +38,10 @@ class MarketingConfig(AppConfig):
         register_demo_seeder("marketing", seed_demo_marketing, order=40)
         register_customer_panel(
             "marketing", title="Marketing: journey and campaigns", render=render_marketing_panel, order=10
+        )
+        register_dashboard_section(
+            "campaigns",
+            title="Campaigns running and their measured impact",
+            render=campaign_section,
+            order=40,
         )

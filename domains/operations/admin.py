@@ -5,12 +5,17 @@ through the services, as the API's do."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from csintegration.adminsite.modeladmin import PlatformModelAdmin, TabularInline, action
+from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin
 
-from . import services
+from . import dashboard, services
 from .actions import action_names, action_params_errors
 from .models import (
     OPEN_TASK_STATUSES,
@@ -39,7 +44,7 @@ RECENT_FIRINGS = 20
 
 
 @admin.register(Skill)
-class SkillAdmin(admin.ModelAdmin):
+class SkillAdmin(PlatformModelAdmin):
     list_display = ("key", "name", "manager_count")
     search_fields = ("key", "name")
 
@@ -52,7 +57,7 @@ class SkillAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuccessManager)
-class SuccessManagerAdmin(admin.ModelAdmin):
+class SuccessManagerAdmin(PlatformModelAdmin):
     list_display = (
         "email",
         "user",
@@ -94,14 +99,14 @@ class SuccessManagerAdmin(admin.ModelAdmin):
 # --- Playbooks and templates ----------------------------------------------------------------------------
 
 
-class PlaybookTaskInline(admin.TabularInline):
+class PlaybookTaskInline(TabularInline):
     model = PlaybookTask
     extra = 0
     fields = ("position", "title", "required_skill", "due_in_days", "effort_hours", "priority", "description")
 
 
 @admin.register(Playbook)
-class PlaybookAdmin(admin.ModelAdmin):
+class PlaybookAdmin(PlatformModelAdmin):
     list_display = ("key", "name", "is_active", "task_count", "updated_at")
     list_filter = ("is_active",)
     search_fields = ("key", "name")
@@ -141,7 +146,7 @@ class TemplateStepFormSet(forms.BaseInlineFormSet):
                 form.add_error("action" if field == "action" else "params", f"{field}: {message}")
 
 
-class TemplateStepInline(admin.TabularInline):
+class TemplateStepInline(TabularInline):
     model = TemplateStep
     form = TemplateStepForm
     formset = TemplateStepFormSet
@@ -150,7 +155,7 @@ class TemplateStepInline(admin.TabularInline):
 
 
 @admin.register(WorkflowTemplate)
-class WorkflowTemplateAdmin(admin.ModelAdmin):
+class WorkflowTemplateAdmin(PlatformModelAdmin):
     list_display = ("workflow_type", "name", "is_active", "critical", "step_list", "updated_at")
     list_filter = ("is_active", "critical")
     search_fields = ("workflow_type", "name")
@@ -168,7 +173,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(AutomationRule)
-class AutomationRuleAdmin(admin.ModelAdmin):
+class AutomationRuleAdmin(PlatformModelAdmin):
     list_display = ("name", "event_type", "action", "target", "is_active", "position", "firing_count")
     list_filter = ("is_active", "action", "event_type")
     search_fields = ("name", "description", "event_type")
@@ -241,7 +246,7 @@ class AutomationRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(RuleFiring)
-class RuleFiringAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RuleFiringAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("created_at", "rule", "event_type", "event_id", "customer_id", "outcome", "run")
     list_filter = ("outcome", "event_type", "rule")
     search_fields = ("event_id", "customer_id", "run__run_id")
@@ -253,7 +258,7 @@ class RuleFiringAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Runs -----------------------------------------------------------------------------------------------
 
 
-class WorkflowStepInline(admin.TabularInline):
+class WorkflowStepInline(TabularInline):
     model = WorkflowStep
     extra = 0
     can_delete = False
@@ -277,7 +282,7 @@ class WorkflowStepInline(admin.TabularInline):
 
 
 @admin.register(WorkflowRun)
-class WorkflowRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WorkflowRunAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("run_id", "workflow_type", "customer_id", "status", "triggered_by", "queue", "created_at",
                     "finished_at")  # fmt: skip
     list_filter = ("status", "workflow_type", "triggered_by", "queue")
@@ -352,10 +357,23 @@ class TaskForm(forms.ModelForm):
         return data
 
 
-class TaskAdminBase(admin.ModelAdmin):
+class OverdueFilter(admin.SimpleListFilter):
+    title = "overdue"
+    parameter_name = dashboard.OVERDUE_PARAMETER
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Open and past due")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(pk__in=dashboard.overdue_tasks().values("pk"))
+        return queryset
+
+
+class TaskAdminBase(PlatformModelAdmin):
     form = TaskForm
     list_display = ("title", "kind", "customer_id", "assignee", "due_at", "status", "overdue", "satisfaction")
-    list_filter = ("status", "kind", "source", "priority", "required_skill")
+    list_filter = ("status", OverdueFilter, "kind", "source", "priority", "required_skill")
     search_fields = ("task_id", "title", "customer_id", "assignee__email")
     list_select_related = ("assignee",)
     date_hierarchy = "due_at"
@@ -364,6 +382,7 @@ class TaskAdminBase(admin.ModelAdmin):
                        "escalated_at", "skill_matched", "assigned_at", "created_at",
                        "completed_at")  # fmt: skip
     actions = ("mark_done", "mark_in_progress")
+    actions_detail = ("close_done",)
     #: what a new task is made of; once created, kind, customer and skill stay as they are
     CREATE_FIELDS = ("kind", "title", "description", "customer_id", "priority", "required_skill",
                      "effort_hours", "due_at", "assignee")  # fmt: skip
@@ -446,6 +465,20 @@ class TaskAdminBase(admin.ModelAdmin):
     def mark_in_progress(self, request, queryset):
         self._move(request, queryset, TaskStatus.IN_PROGRESS)
 
+    @action(description="Mark done", url_path="close", icon="task_alt")
+    def close_done(self, request, object_id: str):
+        """The task page's button: closes it through the service, as the list's action does."""
+        task = self.get_object(request, object_id)
+        if task is None or not self.has_change_permission(request, task):
+            raise PermissionDenied
+        try:
+            services.task_update(task_id=task.pk, status=TaskStatus.DONE, actor=request.user.get_username())
+            self.message_user(request, f"{task.title}: done.", messages.SUCCESS)
+        except services.TaskTransitionNotAllowed as exc:
+            self.message_user(request, f"{task.title}: {exc}", messages.ERROR)
+        opts = self.model._meta
+        return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+
 
 @admin.register(CSTask)
 class CSTaskAdmin(TaskAdminBase):
@@ -492,7 +525,7 @@ class MyTaskAdmin(TaskAdminBase):
 
 
 @admin.register(PerformanceSnapshot)
-class PerformanceSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PerformanceSnapshotAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("as_of", "window_days", "execution_rate", "resolution_time", "satisfaction",
                     "productivity",
                     "capacity_usage", "skill_matching", "balancing", "opportunities")  # fmt: skip
@@ -533,3 +566,19 @@ class PerformanceSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="opportunities")
     def opportunities(self, snapshot):
         return ", ".join(snapshot.figures.get("optimization_opportunities") or []) or "-"
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item("operations", "operations.mytask", title="My tasks", icon="task_alt", order=10)
+register_navigation_item("operations", "operations.cstask", title="All tasks", icon="checklist", order=15)
+register_navigation_item(
+    "operations", "operations.workflowrun", title="Workflow runs", icon="play_circle", order=20
+)
+register_navigation_item(
+    "operations", "operations.automationrule", title="Automation rules", icon="rule", order=30
+)
+register_navigation_item("operations", "operations.playbook", title="Playbooks", icon="menu_book", order=40)
+register_navigation_item(
+    "operations", "operations.workflowtemplate", title="Workflow templates", icon="account_tree", order=45
+)
+register_navigation_item("operations", "operations.successmanager", title="Team", icon="badge", order=50)

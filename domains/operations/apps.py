@@ -14,6 +14,7 @@ class OperationsConfig(AppConfig):
     def ready(self) -> None:
         from celery.schedules import crontab
 
+        from csintegration.adminsite.dashboard import register_dashboard_section
         from csintegration.adminsite.panels import register_customer_panel
         from csintegration.events import subscribe
         from csintegration.schedules import register_periodic_task
@@ -21,6 +22,7 @@ class OperationsConfig(AppConfig):
 
         from . import builtin_steps, events  # noqa: F401  (register the event types and step actions)
         from .conf import conf
+        from .dashboard import operations_section
         from .demo import seed_demo_operations
         from .panel import render_customer_panel
         from .services import check_in_after_handoff, rules_apply
@@ -59,4 +61,7 @@ class OperationsConfig(AppConfig):
         register_demo_seeder("operations", seed_demo_operations, order=60)
         register_customer_panel(
             "operations", title="Operations: tasks and workflows", render=render_customer_panel, order=60
+        )
+        register_dashboard_section(
+            "operations", title="Tasks and workflows", render=operations_section, order=50
         )

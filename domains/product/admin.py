@@ -9,6 +9,8 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
+from csintegration.adminsite.modeladmin import PlatformModelAdmin
+from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin
 
 from . import adoption, selectors, services
@@ -57,7 +59,7 @@ class FeatureForm(forms.ModelForm):
 
 
 @admin.register(Feature)
-class FeatureAdmin(admin.ModelAdmin):
+class FeatureAdmin(PlatformModelAdmin):
     form = FeatureForm
     list_filter = ("is_active",)
     search_fields = ("feature_id", "name")
@@ -282,7 +284,7 @@ class FeatureAdmin(admin.ModelAdmin):
 
 
 @admin.register(FeatureUsage)
-class FeatureUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FeatureUsageAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("date", "customer", "feature", "count", "updated_at")
     list_filter = ("feature",)
     search_fields = ("customer__customer_id", "customer__name")
@@ -292,7 +294,8 @@ class FeatureUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(FeatureAdoption)
-class FeatureAdoptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FeatureAdoptionAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "updated_at"
     list_display = ("customer_id", "feature", "adopted_from", "last_used_on", "updated_at")
     list_filter = ("feature",)
     search_fields = ("customer_id",)
@@ -301,7 +304,8 @@ class FeatureAdoptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AdoptionProfile)
-class AdoptionProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AdoptionProfileAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "synced_at"
     list_display = ("customer_id", "counted", "segment", "churned", "health_score", "synced_at")
     list_filter = ("segment", "churned", "counted")
     search_fields = ("customer_id",)
@@ -309,19 +313,19 @@ class AdoptionProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AdoptionCell)
-class AdoptionCellAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AdoptionCellAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("feature", "segment", "churned", "adopted_from", "adopters", "health_sum")
     list_filter = ("feature", "segment", "churned")
     show_full_result_count = False
 
 
 @admin.register(AdoptionPopulation)
-class AdoptionPopulationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AdoptionPopulationAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("segment", "churned", "customers", "health_sum", "health_square_sum")
 
 
 @admin.register(AdoptionSnapshot)
-class AdoptionSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AdoptionSnapshotAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("day", "feature", "segment", "customers", "adopters", "share", "window_days")
     list_filter = ("feature", "segment")
     date_hierarchy = "day"
@@ -333,7 +337,7 @@ class AdoptionSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AdoptionSyncState)
-class AdoptionSyncStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AdoptionSyncStateAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("key", "synced_until", "rebuilt_at", "last_drift")
 
 
@@ -384,7 +388,8 @@ class FeedbackChangeForm(forms.ModelForm):
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(PlatformModelAdmin):
+    date_hierarchy = "created_at"
     list_display = (
         "feedback_id",
         "customer",
@@ -568,9 +573,16 @@ class FeedbackAdmin(admin.ModelAdmin):
 
 
 @admin.register(FeedbackTransition)
-class FeedbackTransitionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FeedbackTransitionAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "at"
     list_display = ("at", "feedback", "from_status", "to_status", "committed_release", "changed_by")
     list_filter = ("to_status",)
     search_fields = ("feedback__feedback_id", "committed_release", "changed_by")
     list_select_related = ("feedback",)
     show_full_result_count = False
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item("product", "product.feature", title="Features", icon="widgets", order=10)
+register_navigation_item("product", "product.feedback", title="Feedback", icon="reviews", order=20)
+register_navigation_item("product", "product.featureusage", title="Usage", icon="bar_chart", order=30)

@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from csintegration.adminsite.modeladmin import PlatformModelAdmin, TabularInline
+from csintegration.adminsite.navigation import register_navigation_item
 from csintegration.adminsite.readonly import ReadOnlyAdminMixin, ViewOnlyAdminMixin
 from csintegration.tasks import enqueue_after_commit
 
@@ -40,7 +42,7 @@ def _customer_link(customer_id: str):
 
 
 @admin.register(Handoff)
-class HandoffAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+class HandoffAdmin(ViewOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("handoff_id", "customer", "deal_value", "contract_terms", "handed_off_by", "created_at")
     search_fields = ("handoff_id", "customer__customer_id", "customer__name")
     list_select_related = ("customer",)
@@ -88,7 +90,7 @@ class HandoffAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
         return ", ".join(handoff.stakeholder_emails) or "-"
 
 
-class _ReadOnlyInline(admin.TabularInline):
+class _ReadOnlyInline(TabularInline):
     extra = 0
     can_delete = False
 
@@ -112,9 +114,10 @@ class GoalInline(_ReadOnlyInline):
 
 
 @admin.register(SuccessPlan)
-class SuccessPlanAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+class SuccessPlanAdmin(ViewOnlyAdminMixin, PlatformModelAdmin):
     """Created by its handoff; its tasks are closed from the task list (action "Mark … done")."""
 
+    date_hierarchy = "created_at"
     list_display = (
         "plan_id",
         "customer",
@@ -141,7 +144,7 @@ class SuccessPlanAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SuccessPlanTask)
-class SuccessPlanTaskAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+class SuccessPlanTaskAdmin(ViewOnlyAdminMixin, PlatformModelAdmin):
     list_display = ("title", "plan", "kind", "due_date", "assignee", "status", "completed_at")
     list_filter = ("status", "kind")
     search_fields = ("task_id", "plan__customer__customer_id", "assignee")
@@ -202,7 +205,7 @@ class OpportunityForm(forms.ModelForm):
 
 
 @admin.register(Opportunity)
-class OpportunityAdmin(admin.ModelAdmin):
+class OpportunityAdmin(PlatformModelAdmin):
     form = OpportunityForm
     list_display = (
         "opportunity_id",
@@ -255,7 +258,7 @@ class OpportunityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(admin.ModelAdmin):
+class MilestoneAdmin(PlatformModelAdmin):
     list_display = ("milestone", "customer", "achieved_at", "recorded_by", "note")
     list_filter = ("milestone",)
     search_fields = ("milestone_id", "customer__customer_id", "customer__name")
@@ -296,7 +299,7 @@ class ReadinessFactorFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError("A readiness model needs at least one factor.")
 
 
-class ReadinessFactorInline(admin.TabularInline):
+class ReadinessFactorInline(TabularInline):
     model = ReadinessFactor
     formset = ReadinessFactorFormSet
     extra = 0
@@ -314,7 +317,7 @@ class ReadinessFactorInline(admin.TabularInline):
 
 
 @admin.register(ReadinessModel)
-class ReadinessModelAdmin(admin.ModelAdmin):
+class ReadinessModelAdmin(PlatformModelAdmin):
     list_display = ("name", "is_active", "threshold", "rearm_margin", "factor_list", "updated_at")
     list_filter = ("is_active",)
     search_fields = ("name",)
@@ -357,7 +360,8 @@ class ReadinessModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExpansionReadiness)
-class ExpansionReadinessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExpansionReadinessAdmin(ReadOnlyAdminMixin, PlatformModelAdmin):
+    date_hierarchy = "evaluated_at"
     list_display = (
         "customer",
         "score",
@@ -383,3 +387,13 @@ class ExpansionReadinessAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 for entry in state.breakdown
             ),
         )
+
+
+# Where these pages sit in the sidebar (csintegration/adminsite/navigation.py).
+register_navigation_item("revenue", "sales.handoff", title="Handoffs", icon="handshake", order=10)
+register_navigation_item("revenue", "sales.successplan", title="Success plans", icon="flag", order=15)
+register_navigation_item("revenue", "sales.opportunity", title="Opportunities", icon="trending_up", order=20)
+register_navigation_item("revenue", "sales.milestone", title="Milestones", icon="emoji_events", order=25)
+register_navigation_item(
+    "revenue", "sales.expansionreadiness", title="Expansion readiness", icon="rocket_launch", order=27
+)

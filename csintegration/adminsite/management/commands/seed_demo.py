@@ -56,8 +56,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if settings.PRODUCTION:
             raise CommandError("Demo data has published secrets; seed_demo refuses to run in production.")
-        summaries = run_demo_seeders(customers=options["customers"])
+        # The platform's part first: apps may give the demo client data of its own (webhook endpoints).
         totp_device = seed_platform()
+        summaries = run_demo_seeders(customers=options["customers"], demo_client_id=DEMO_CLIENT_ID)
         username, _, password = DEMO_ADMIN
         credentials = {
             "client_id": DEMO_CLIENT_ID,
