@@ -299,12 +299,25 @@ def start_web(processes: Processes, port: int) -> str:
     raise SystemExit("gunicorn did not answer within 90 s (see var/bench/logs/web.log)")
 
 
+WORKERS = ("critical", "webhooks", "worker")
+
+
 def start_workers(processes: Processes) -> None:
+    """The Procfile's workers and beat (whose dispatcher sends what the broker never took, as in
+    production), once every worker answers a ping, so that nothing is timed while they start."""
+    from csintegration.celery import app
+
     commands = procfile_commands()
-    for name in ("critical", "webhooks", "worker"):
+    for name in WORKERS:
         command = [word.replace(".venv/bin/", f"{BIN}/") for word in commands[name]]
         processes.start(f"celery-{name}", [*command, "--loglevel", "WARNING", "--without-gossip"])
-    time.sleep(6)  # let the workers connect before anything is timed
+    beat = [word.replace(".venv/bin/", f"{BIN}/") for word in commands["beat"]]
+    processes.start("celery-beat", [*beat, "--loglevel", "WARNING"])
+    deadline = time.monotonic() + 120
+    while len(app.control.ping(timeout=1.0)) < len(WORKERS):
+        if time.monotonic() > deadline:
+            raise SystemExit("the Celery workers did not answer within 120 s (see var/bench/logs/)")
+    time.sleep(1)
 
 
 def purge_queues() -> None:
@@ -569,9 +582,8 @@ def run_webhooks(section: Section, base: str, args, processes: Processes) -> Non
         bare = hooks.measure_bare(receiver.url("/bare"), args.deliveries, pooled=False)
         pooled = hooks.measure_bare(receiver.url("/bare"), args.deliveries, pooled=True)
     finally:
-        processes.stop("celery-worker")
-        processes.stop("celery-webhooks")
-        processes.stop("celery-critical")
+        for name in ("beat", *WORKERS):
+            processes.stop(f"celery-{name}")
         arrivals = receiver.stop()
     section.headers = ("figure", "p50 ms", "p99 ms", "max ms", "arrived / expected", "POST p99 ms")
     for rate in rates:
@@ -602,7 +614,7 @@ def run_webhooks(section: Section, base: str, args, processes: Processes) -> Non
     section.notes.append(
         f"Five endpoints on one local receiver; {args.webhook_seconds} s per rate; latency is from the "
         "start of each POST to each delivery's arrival. Workers: the Procfile's `critical`, `webhooks` "
-        "and `worker` processes."
+        "and `worker` processes, and `beat`."
     )
     hooks.clean_up()
 
