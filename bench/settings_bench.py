@@ -1,6 +1,6 @@
-"""Settings of the security-stack benchmark: the platform's own, plus one unguarded copy of a view.
+"""Settings of the benchmarks that compare the platform with baselines served by the same server.
 
-Only ``bench/security_stack.py`` serves with this module; production never imports it.
+Only the scripts of ``bench/`` serve with this module; production never imports it.
 """
 
 from csintegration.settings import *  # noqa: F403

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csintegration.settings")
 
@@ -21,3 +21,23 @@ def _use_the_platform_logging(**kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _keep_usable_database_connections(sender=None, **kwargs) -> None:
+    """A worker keeps its database connections between tasks, as a web process keeps them between
+    requests: at each task's start and end Django closes the ones that are broken, in error or older
+    than ``CONN_MAX_AGE``, and ``CONN_HEALTH_CHECKS`` checks a kept one before the task's first query,
+    so a connection that PostgreSQL dropped meanwhile is reopened instead of failing the task.
+
+    Celery's own Django fixup would close every connection after every task (a new PostgreSQL backend
+    per task); ``CELERY_DB_REUSE_MAX`` makes it recycle them only after that many tasks. An eager task
+    (run inside the caller's request or transaction) leaves the caller's connection alone."""
+    if sender is None or getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections, connections
+
+    if any(connection.in_atomic_block for connection in connections.all(initialized_only=True)):
+        return
+    close_old_connections()

@@ -180,6 +180,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
+# A worker keeps its database connections between tasks (csintegration/celery.py checks them at every
+# task's start and end, with CONN_MAX_AGE and CONN_HEALTH_CHECKS); Celery recycles them after this many.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs of the platform; each app adds its own from AppConfig.ready() (csintegration/schedules.py).
 # django-celery-beat copies them into its tables when beat starts, where the admin can edit them.

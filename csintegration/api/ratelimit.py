@@ -2,8 +2,9 @@
 
 Each view declares ``rate_limit_category`` (``standard``, ``realtime``, ``bulk`` or ``admin``); the quota
 is the client's override or ``RATE_LIMIT_DEFAULTS``. Counting uses the moving-window strategy of the
-``limits`` package: in Redis (an atomic Lua script, so no more requests are admitted than the quota
-whatever the parallelism) when ``REDIS_URL`` is set, else in process memory. When Redis cannot be
+``limits`` package: in Redis (one atomic Lua script per request that counts the hit and reads the
+window for the headers, so no more requests are admitted than the quota whatever the parallelism)
+when ``REDIS_URL`` is set, else in process memory. When Redis cannot be
 reached the limiter falls back to per-process memory, logs it, and tries Redis again a little later.
 
 Under overload a process sheds the least critical work first: ``OVERLOAD_SHED_AT`` names, per category,
@@ -36,6 +37,41 @@ KEY_PREFIX = "csi-ratelimit"
 REDIS_RETRY_AFTER_SECONDS = 15.0
 REDIS_SOCKET_TIMEOUT_SECONDS = 0.5
 
+# One round trip per request: take an entry in the moving window (as ``limits``' own acquire script
+# does, on the same list, so its other methods read the same window) and answer the window's state
+# for the headers (its oldest entry and how many it holds, as ``limits``' window script finds them).
+HIT_AND_COUNT = """
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local admitted = 0
+local entry = false
+if limit >= 1 then
+    entry = redis.call('lindex', KEYS[1], limit - 1)
+end
+if limit >= 1 and not (entry and tonumber(entry) >= now - expiry) then
+    redis.call('lpush', KEYS[1], now)
+    redis.call('ltrim', KEYS[1], 0, limit - 1)
+    redis.call('expire', KEYS[1], expiry)
+    admitted = 1
+end
+local low, high, found = 0, redis.call('llen', KEYS[1]) - 1, -1
+while low <= high do
+    local middle = math.floor((low + high) / 2)
+    local value = tonumber(redis.call('lindex', KEYS[1], middle))
+    if value and value >= now - expiry then
+        found = middle
+        low = middle + 1
+    else
+        high = middle - 1
+    end
+end
+if found < 0 then
+    return {admitted, false, 0}
+end
+return {admitted, tostring(redis.call('lindex', KEYS[1], found)), found + 1}
+"""
+
 
 @dataclass(frozen=True)
 class RateLimitState:
@@ -64,6 +100,8 @@ class ClientRateLimiter:
         self._memory_lock = threading.Lock()
         self._memory = MovingWindowRateLimiter(MemoryStorage())
         self._redis: MovingWindowRateLimiter | None = None
+        self._redis_storage: RedisStorage | None = None
+        self._hit_script = None
         self._redis_url: str | None = None
         self._redis_down_until = 0.0
 
@@ -85,6 +123,8 @@ class ClientRateLimiter:
                     url,
                     0.0,
                 )
+                self._redis_storage = storage
+                self._hit_script = storage.get_connection().register_script(HIT_AND_COUNT)
             if time.monotonic() < self._redis_down_until:
                 return None
             return self._redis
@@ -118,9 +158,11 @@ class ClientRateLimiter:
         limiter = self._redis_limiter()
         if limiter is not None:
             try:
-                admitted = limiter.hit(item, *identifiers)
-                stats = limiter.get_window_stats(item, *identifiers)
-                return admitted, max(stats.remaining, 0), stats.reset_time
+                now, expiry = time.time(), item.get_expiry()
+                key = self._redis_storage.prefixed_key(item.key_for(*identifiers))
+                admitted, oldest, count = self._hit_script([key], [now, item.amount, expiry])
+                window_start = float(oldest) if oldest else now
+                return bool(admitted), max(item.amount - int(count), 0), window_start + expiry
             except Exception as exc:  # any storage failure: keep serving on per-process counts
                 self._redis_failed(exc)
         with self._memory_lock:

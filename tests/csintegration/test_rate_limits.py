@@ -8,6 +8,7 @@ import threading
 from contextlib import ExitStack, contextmanager
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import override_settings
 from django.urls import path
 from rest_framework.response import Response
@@ -232,3 +233,25 @@ def test_overload_sheds_bulk_before_realtime_before_critical_work(probe_client):
     assert shed["Content-Type"] == "application/problem+json"
     assert shed.json()["type"].endswith("overloaded")
     assert int(shed["Retry-After"]) >= 1
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs REDIS_URL")
+def test_one_redis_script_counts_and_reads_the_window_as_limits_does():
+    """The hit and the window's state come from one script run on the ``limits`` key, and ``limits``'
+    own reads of that window agree with it."""
+    import time
+    import uuid
+
+    from limits import parse
+
+    from csintegration.api.ratelimit import ClientRateLimiter
+
+    limiter, item, client_id = ClientRateLimiter(), parse("3/minute"), uuid.uuid4().hex
+    answers = [limiter.hit(item, client_id, "standard") for _ in range(4)]
+    assert [admitted for admitted, _, _ in answers] == [True, True, True, False]
+    assert [remaining for _, remaining, _ in answers] == [2, 1, 0, 0]
+    assert all(time.time() < reset <= time.time() + 60 for _, _, reset in answers)
+    redis_limiter = limiter._redis_limiter()
+    assert redis_limiter is not None and not redis_limiter.test(item, client_id, "standard")
+    assert redis_limiter.get_window_stats(item, client_id, "standard").remaining == 0
+    assert limiter.hit(parse("0/minute"), client_id, "admin")[0] is False

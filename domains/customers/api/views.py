@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.fields import empty
 from rest_framework.response import Response
 
 from csintegration.api.bulk import BulkAPIView, BulkItem, BulkItemResult, bulk_schema, item_error
@@ -110,7 +111,7 @@ class CustomerBulkView(BulkAPIView):
     scope_area = "customers"
     bulk_field, max_items, item_key = "customers", MAX_BULK_RECORDS, "customer_id"
 
-    def get_item_serializer(self, data):
+    def get_item_serializer(self, data=empty):
         # Partial: whether a record creates (and needs a name) or updates is the service's decision.
         return CustomerSerializer(data=data, partial=True)
 

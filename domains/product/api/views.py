@@ -171,24 +171,6 @@ class UsageViewSet(mixins.ListModelMixin, PlatformGenericViewSet):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class _SharedSerializerValidation:
-    """One bulk item validated by a serializer shared by the request's items: DRF copies a serializer's
-    fields into each new instance, which for 5000 items costs more than writing them."""
-
-    def __init__(self, serializer, data) -> None:
-        self._serializer, self._data = serializer, data
-        self.validated_data: dict = {}
-        self.errors: dict = {}
-
-    def is_valid(self) -> bool:
-        try:
-            self.validated_data = self._serializer.run_validation(self._data)
-        except ValidationError as exc:
-            self.errors = exc.detail
-            return False
-        return True
-
-
 @bulk_schema(
     tags=[TAG],
     summary=f"Record up to {MAX_BULK_USAGE} daily usage counts",
@@ -206,14 +188,6 @@ class UsageBulkView(BulkAPIView):
     scope_area = "product"
     bulk_field, max_items, item_key = "items", MAX_BULK_USAGE, "customer_id"
     item_serializer_class = UsageSerializer
-
-    def get_item_serializer(self, data):
-        shared = getattr(self, "_shared_item_serializer", None)
-        if shared is None:
-            shared = self._shared_item_serializer = UsageSerializer(
-                context={"request": self.request, "view": self}
-            )
-        return _SharedSerializerValidation(shared, data)
 
     def perform_bulk(self, items: list[BulkItem]) -> list[BulkItemResult]:
         results = services.usage_record_many(items=[_usage_input(item.index, item.data) for item in items])
