@@ -2,6 +2,7 @@
 and the ``Idempotency-Key`` header on every POST."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
@@ -11,6 +12,7 @@ from rest_framework import serializers
 from .exceptions import PROBLEM_CONTENT_TYPE
 from .idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from .permissions import required_scope_for
+from .updates import create_only_field_names, requires_some_field
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -73,6 +75,14 @@ class PlatformAutoSchema(AutoSchema):
         extra = getattr(serializer, "openapi_schema_extra", None)
         if extra and direction == "request":
             schema = {**schema, **extra}
+        if direction == "request" and requires_some_field(serializer):
+            schema = {**schema, "minProperties": 1}
+        if direction == "request" and self.method == "PATCH":
+            properties = dict(schema.get("properties", {}))
+            for name in create_only_field_names(serializer):
+                if name in properties:  # may be sent back unchanged, not changed (create_only.py)
+                    properties[name] = {**properties[name], "readOnly": True}
+            schema = {**schema, "properties": properties} if properties else schema
         return schema
 
     def _is_signed(self) -> bool:
@@ -143,9 +153,17 @@ class PlatformAutoSchema(AutoSchema):
         return responses
 
 
+def json_schema_pattern(python_pattern: str) -> str:
+    """A Python regex of a validator as an OpenAPI pattern: ``\\Z`` (the end, no newline before it) is
+    ECMA-262's ``$`` without the multiline flag."""
+    return python_pattern.replace("\\Z", "$")
+
+
 class StrictFilterExtension(DjangoFilterExtension):
     """django-filter parameters as the platform's filter sets read them: the bounds of a number filter
-    (``min_value``/``max_value``), the length of a text filter, and no blank value (StrictFilterSet)."""
+    (``min_value``/``max_value``), the length of a text filter, the pattern of its regex validator, the
+    choices of a choice filter (also when a callable gives them, e.g. the event type registry), and no
+    blank value (StrictFilterSet)."""
 
     priority = 1
 
@@ -154,9 +172,24 @@ class StrictFilterExtension(DjangoFilterExtension):
             auto_schema, model, filterset_class, field_name, filter_field
         )
         extra = filter_field.extra
+        choices = extra.get("choices")
+        if callable(choices):
+            choices = choices()
+        pattern = next(
+            (
+                json_schema_pattern(validator.regex.pattern)
+                for validator in extra.get("validators", ())
+                if isinstance(validator, RegexValidator) and not validator.inverse_match
+            ),
+            None,
+        )
         for parameter in parameters:
             schema = parameter["schema"]
             target = schema["items"] if schema.get("type") == "array" else schema
+            if choices is not None and "enum" not in target:
+                target["enum"] = [value for value, _ in choices]
+            if pattern and "pattern" not in target:
+                target["pattern"] = pattern
             if "min_value" in extra:
                 target["minimum"] = extra["min_value"]
             if "max_value" in extra:
@@ -215,6 +248,21 @@ def _strings_without_nul(node) -> None:
     elif isinstance(node, list):
         for value in node:
             _strings_without_nul(value)
+
+
+def _no_choice_with_any_value(node) -> None:
+    """``oneOf: [{}, {"type": "null"}]`` (a nullable JSON field, as drf-spectacular writes it for OpenAPI
+    3.1) matches null twice, which ``oneOf`` forbids: with a member that admits anything, the choice
+    admits anything."""
+    if isinstance(node, dict):
+        for keyword in ("oneOf", "anyOf"):
+            if any(member == {} for member in node.get(keyword, ())):
+                del node[keyword]
+        for value in node.values():
+            _no_choice_with_any_value(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_choice_with_any_value(value)
 
 
 def _created_schema(operation: dict, components: dict) -> dict:
@@ -287,6 +335,7 @@ def postprocess_schema(result, generator, request, public):
             if isinstance(operation, dict):
                 for parameter in operation.get("parameters", []):
                     _strings_without_nul(parameter.get("schema"))
+    _no_choice_with_any_value(result)
     _add_links(result)
     return result
 

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from csintegration.api.datetimes import RFC3339DateTimeField
 from csintegration.api.fields import LabelField, StrictFloatField
+from csintegration.api.updates import CreateOnlyFieldsMixin
 from domains.customers.models import HealthTrend, LifecycleStage, MarketingStatus, RiskLevel, Segment
 
 from ..conf import conf
@@ -106,7 +107,9 @@ class SegmentFiltersField(serializers.Field):
         return value
 
 
-class SegmentSerializer(serializers.Serializer):
+class SegmentSerializer(CreateOnlyFieldsMixin, serializers.Serializer):
+    create_only_fields = ("key",)
+
     key = serializers.RegexField(
         rf"^{SEGMENT_KEY_PATTERN}\Z",
         max_length=50,
@@ -127,11 +130,6 @@ class SegmentSerializer(serializers.Serializer):
     def get_size(self, segment) -> int:
         sizes = self.context.get("sizes") or {}
         return sizes.get(segment.key, 0)
-
-    def validate_key(self, value: str) -> str:
-        if self.instance is not None and value != self.instance.key:
-            raise serializers.ValidationError("The key of a segment cannot be changed.", code="immutable")
-        return value
 
 
 class SegmentMemberSerializer(serializers.Serializer):

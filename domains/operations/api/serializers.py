@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from csintegration.api.datetimes import RFC3339DateTimeField
 from csintegration.api.fields import LABEL_PATTERN, LabelField, PrefixedIdField, StrictIntegerField
+from csintegration.api.updates import NonEmptyBodyMixin
 
 from ..models import (
     RuleAction,
@@ -195,7 +196,7 @@ class TaskSerializer(serializers.Serializer):
         return task.is_overdue()
 
 
-class TaskUpdateSerializer(serializers.Serializer):
+class TaskUpdateSerializer(NonEmptyBodyMixin, serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[TaskStatus.IN_PROGRESS, TaskStatus.DONE, TaskStatus.CANCELLED],
         required=False,
@@ -225,11 +226,6 @@ class TaskUpdateSerializer(serializers.Serializer):
                     }
                 )
         return super().to_internal_value(data)
-
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Send at least one of status, satisfaction, assignee, due_at.")
-        return attrs
 
 
 # --- Performance ----------------------------------------------------------------------------------------

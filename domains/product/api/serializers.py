@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from csintegration.api.bulk import bulk_request_serializer, bulk_response_serializer
 from csintegration.api.fields import LabelField, PrefixedIdField, StrictIntegerField
+from csintegration.api.updates import CreateOnlyFieldsMixin, NonEmptyBodyMixin
 from domains.customers.models import Segment
 
 from ..aggregates import today_utc
@@ -46,7 +47,9 @@ def inline_choice_field(choices, **kwargs) -> serializers.ChoiceField:
 # --- Features --------------------------------------------------------------------------------------
 
 
-class FeatureSerializer(serializers.Serializer):
+class FeatureSerializer(CreateOnlyFieldsMixin, serializers.Serializer):
+    create_only_fields = ("feature_id",)
+
     feature_id = PrefixedIdField(
         prefix=FEATURE_ID_PREFIX,
         required=False,
@@ -76,11 +79,6 @@ class FeatureSerializer(serializers.Serializer):
     )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-
-    def validate_feature_id(self, value: str) -> str:
-        if self.instance is not None and value != self.instance.feature_id:
-            raise serializers.ValidationError("The feature id cannot be changed.", code="immutable")
-        return value
 
 
 # --- Usage -------------------------------------------------------------------------------------------
@@ -355,7 +353,7 @@ class FeedbackDetailSerializer(FeedbackSerializer):
     feedback = FeedbackBodyWithDescriptionSerializer(source="*")
 
 
-class FeedbackUpdateSerializer(serializers.Serializer):
+class FeedbackUpdateSerializer(NonEmptyBodyMixin, serializers.Serializer):
     status = inline_choice_field(
         FeedbackStatus.choices,
         required=False,
@@ -369,8 +367,3 @@ class FeedbackUpdateSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="The release it is committed to (needed to plan); null or empty withdraws it",
     )
-
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Send status, committed_release or both.", code="empty")
-        return attrs

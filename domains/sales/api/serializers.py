@@ -5,10 +5,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from csintegration.api.datetimes import RFC3339DateTimeField
 from csintegration.api.fields import LabelField, PrefixedIdField
+from csintegration.api.updates import CreateOnlyFieldsMixin
 
 from .. import periods
 from ..models import (
@@ -52,6 +54,7 @@ def probability_field(**kwargs) -> StrictDecimalField:
     )
 
 
+@extend_schema_field({"type": "string", "pattern": periods.PERIOD_PATTERN, "example": "q1_2026"})
 class TimelineField(serializers.CharField):
     """A quarter or a month (see ``periods.py``), answered normalised."""
 
@@ -66,7 +69,7 @@ class TimelineField(serializers.CharField):
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
         try:
-            return periods.parse_period(text).label
+            return periods.parse_exact_period(text).label
         except periods.InvalidPeriod as exc:
             raise serializers.ValidationError(str(exc), code="invalid_period") from None
 
@@ -209,7 +212,9 @@ class HandoffResponseSerializer(serializers.Serializer):
 # --- Opportunities -----------------------------------------------------------------------------------------
 
 
-class OpportunitySerializer(serializers.Serializer):
+class OpportunitySerializer(CreateOnlyFieldsMixin, serializers.Serializer):
+    create_only_fields = ("customer_id",)
+
     opportunity_id = serializers.CharField(read_only=True, help_text="`opp_…`")
     customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX)
     type = serializers.ChoiceField(choices=OpportunityType.choices)
@@ -226,11 +231,6 @@ class OpportunitySerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-
-    def validate_customer_id(self, value: str) -> str:
-        if self.instance is not None and value != self.instance.customer_id:
-            raise serializers.ValidationError("An opportunity stays with its customer.", code="immutable")
-        return value
 
 
 # --- Milestones --------------------------------------------------------------------------------------------
