@@ -18,6 +18,7 @@ pattern states.
 """
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import django_filters
@@ -153,3 +154,77 @@ class RFC3339DateFieldSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return self.target.schema()
+
+
+#: the OpenAPI extension naming the window, relative to the server's clock, of a time or date that a
+#: field takes: ``{"earliest_seconds": -86400, "latest_seconds": 300}`` (either may be absent). JSON
+#: Schema cannot say "not in the future", yet a client, or a test tool, needs to know.
+RELATIVE_TO_NOW = "x-relative-to-now"
+#: how far ahead of the server's clock a reported time may be
+CLOCK_SKEW = timedelta(minutes=5)
+
+ClockWindow = tuple[timedelta | None, timedelta | None]
+
+
+class WithinClock:
+    """A validator: a time lies within ``[now + earliest, now + latest]``, a date within
+    ``[today + earliest, today + latest]`` (UTC; whole days), either end open when None. ``window`` is
+    the pair, or a callable giving it (read at each call, so tunables count as they are now). The
+    schema publishes it as ``x-relative-to-now`` (``PlatformAutoSchema``).
+
+    The messages may name the bound: ``"Older than the usage kept ({bound} at the earliest)."``."""
+
+    def __init__(
+        self,
+        window: ClockWindow | Callable[[], ClockWindow],
+        *,
+        too_early: tuple[str, str] = ("This time is in the past.", "past"),
+        too_late: tuple[str, str] = ("This time is in the future.", "future"),
+    ) -> None:
+        self.window, self.too_early, self.too_late = window, too_early, too_late
+
+    def bounds(self) -> ClockWindow:
+        return self.window() if callable(self.window) else self.window
+
+    def __call__(self, value):
+        earliest, latest = self.bounds()
+        if isinstance(value, datetime):
+            now = datetime.now(UTC)
+            low, high = (None if e is None else now + e for e in (earliest, latest))
+        else:
+            today = datetime.now(UTC).date()
+            low, high = (None if e is None else today + timedelta(days=e.days) for e in (earliest, latest))
+        for bound, refused, (message, code) in (
+            (low, low is not None and value < low, self.too_early),
+            (high, high is not None and value > high, self.too_late),
+        ):
+            if refused:
+                shown = (
+                    bound.isoformat()
+                    if isinstance(bound, date) and not isinstance(bound, datetime)
+                    else bound
+                )
+                raise serializers.ValidationError(message.format(bound=shown), code=code)
+        return value
+
+    def schema(self) -> dict:
+        earliest, latest = self.bounds()
+        return {
+            RELATIVE_TO_NOW: {
+                name: int(offset.total_seconds())
+                for name, offset in (("earliest_seconds", earliest), ("latest_seconds", latest))
+                if offset is not None
+            }
+        }
+
+
+#: a reported time may not lie in the future (beyond the clock skew a client may have)
+not_in_future = WithinClock((None, CLOCK_SKEW))
+
+
+def relative_to_now_schema(field) -> dict:
+    """The ``x-relative-to-now`` of a field's ``WithinClock`` validator, if it has one."""
+    for validator in getattr(field, "validators", ()):
+        if isinstance(validator, WithinClock):
+            return validator.schema()
+    return {}

@@ -138,3 +138,59 @@ def test_a_validator_regex_is_published_as_an_ecma_pattern():
     from csintegration.api.schema import json_schema_pattern
 
     assert json_schema_pattern(r"^cust_[A-Za-z0-9_-]{1,59}\Z") == "^cust_[A-Za-z0-9_-]{1,59}$"
+
+
+def _links(document: dict, path: str, method: str, code: str) -> dict:
+    return {
+        name: link["parameters"]
+        for name, link in document["paths"][path][method]["responses"][code].get("links", {}).items()
+    }
+
+
+def test_lists_and_creates_link_to_every_operation_on_what_they_yield():
+    document = _document()
+    # A list links to the read and update of its first item, never to a delete.
+    tasks = _links(document, "/api/v1/cs-ops/tasks", "get", "200")
+    assert tasks["cs_ops_tasks_partial_update"] == {"task_id": "$response.body#/results/0/task_id"}
+    customers = _links(document, f"{BASE}/customers", "get", "200")
+    assert "cs_integration_customers_retrieve" in customers
+    assert "cs_integration_customers_destroy" not in customers
+    # A create links below its path, as deep as the answer and the path supply every parameter.
+    webhooks = _links(document, f"{BASE}/webhooks", "post", "201")
+    assert webhooks["cs_integration_webhooks_deliveries_list"] == {"endpoint_id": "$response.body#/id"}
+    assert "cs_integration_webhooks_destroy" in webhooks
+    deliveries = _links(document, f"{BASE}/webhooks/{{endpoint_id}}/deliveries", "get", "200")
+    assert deliveries["cs_integration_webhooks_deliveries_retry_create"] == {
+        "endpoint_id": "$request.path.endpoint_id",
+        "delivery_id": "$response.body#/results/0/id",
+    }
+    # …and to what else of its area it made, named in its answer, not to what the request named.
+    workflows = _links(document, "/api/v1/cs-ops/workflows/{customer_id}", "post", "202")
+    assert workflows["cs_ops_workflows_runs_retrieve"] == {"run_id": "$response.body#/run_id"}
+    opportunities = _links(document, "/api/v1/cs-sales/opportunities", "post", "201")
+    assert set(opportunities) == {"cs_sales_opportunities_retrieve", "cs_sales_opportunities_partial_update"}
+
+
+def test_a_time_bound_by_the_servers_clock_says_its_window():
+    from datetime import UTC, datetime, timedelta
+
+    from rest_framework.exceptions import ValidationError
+
+    from csintegration.api.datetimes import WithinClock, not_in_future
+
+    now = datetime.now(UTC)
+    assert not_in_future(now + timedelta(minutes=4)) and not_in_future.schema() == {
+        "x-relative-to-now": {"latest_seconds": 300}
+    }
+    with pytest.raises(ValidationError) as late:
+        not_in_future(now + timedelta(minutes=6))
+    assert late.value.detail[0].code == "future"
+    recent = WithinClock(lambda: (-timedelta(days=2), timedelta(0)), too_early=("Before {bound}.", "too_old"))
+    assert recent.schema() == {"x-relative-to-now": {"earliest_seconds": -172800, "latest_seconds": 0}}
+    today = now.date()
+    assert recent(today) == today and recent(today - timedelta(days=2)) == today - timedelta(days=2)
+    with pytest.raises(ValidationError) as old:
+        recent(today - timedelta(days=3))
+    assert old.value.detail == [f"Before {(today - timedelta(days=2)).isoformat()}."]
+    request = _document()["components"]["schemas"]["HealthChangeRequestRequest"]["properties"]["timestamp"]
+    assert request["x-relative-to-now"] == {"latest_seconds": 300}

@@ -3,18 +3,15 @@ may not lie in the future."""
 
 from datetime import date, datetime, timedelta
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from csintegration.api.datetimes import RFC3339DateField
+from csintegration.api.datetimes import RFC3339DateField, WithinClock, not_in_future
 from csintegration.api.fields import StrictDecimalField
 
 from ..periods import ANY_PERIOD_PATTERN, QUARTER_OR_MONTH_PATTERN, Period, PeriodError, parse_period
 
 MONEY_DIGITS = {"max_digits": 14, "decimal_places": 2}
-#: how far ahead of the server's clock a reported time may be
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 class MoneyField(StrictDecimalField):
@@ -93,13 +90,6 @@ def business_date(value):
     return value
 
 
-def not_in_future_datetime(value):
-    if value > timezone.now() + CLOCK_SKEW:
-        raise serializers.ValidationError("This time is in the future.", code="future")
-    return value
-
-
-def not_in_future_date(value):
-    if value > timezone.localdate():
-        raise serializers.ValidationError("This date is in the future.", code="future")
-    return value
+#: a reported time may not lie in the future, a payment's date not after today
+not_in_future_datetime = not_in_future
+not_in_future_date = WithinClock((None, timedelta(0)), too_late=("This date is in the future.", "future"))

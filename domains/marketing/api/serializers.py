@@ -3,13 +3,13 @@ impact), the marketing view of a customer's health, and journeys."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from csintegration.api.datetimes import RFC3339DateTimeField
+from csintegration.api.datetimes import RFC3339DateTimeField, WithinClock
 from csintegration.api.fields import LabelField, StrictFloatField
 from csintegration.api.updates import CreateOnlyFieldsMixin
 from domains.customers.models import HealthTrend, LifecycleStage, MarketingStatus, RiskLevel, Segment
@@ -161,10 +161,8 @@ class TargetAudienceRequestSerializer(serializers.Serializer):
     size = serializers.IntegerField(read_only=True, help_text="Computed; ignored when sent")
 
 
-def _in_future(value):
-    if value <= timezone.now():
-        raise serializers.ValidationError("This time is not in the future.", code="past")
-    return value
+#: a campaign ends after now
+_in_future = WithinClock((timedelta(0), None), too_early=("This time is not in the future.", "past"))
 
 
 class CampaignCreateSerializer(serializers.Serializer):

@@ -1,15 +1,13 @@
 """Bodies of the sales API: the handoff (the seed's request; an answer without the encrypted fields),
 opportunities, milestones and expansion readiness (the seed's response, with each figure's definition)."""
 
-from datetime import timedelta
 from decimal import Decimal
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from csintegration.api.datetimes import RFC3339DateTimeField
-from csintegration.api.fields import LabelField, PrefixedIdField
+from csintegration.api.datetimes import RFC3339DateTimeField, not_in_future
+from csintegration.api.fields import LabelField, PrefixedIdField, StrictDecimalField
 from csintegration.api.updates import CreateOnlyFieldsMixin
 
 from .. import periods
@@ -30,17 +28,6 @@ MILESTONE_ID_PREFIX = "ms"
 MAX_STAKEHOLDERS = 50
 MAX_CRITERIA = 20
 MAX_NOTES = 10_000
-#: how far ahead of the server's clock a reported time may be
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-class StrictDecimalField(serializers.DecimalField):
-    """A JSON number (no strings, no booleans), kept exactly as a decimal."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def money_field(**kwargs) -> StrictDecimalField:
@@ -72,12 +59,6 @@ class TimelineField(serializers.CharField):
             return periods.parse_exact_period(text).label
         except periods.InvalidPeriod as exc:
             raise serializers.ValidationError(str(exc), code="invalid_period") from None
-
-
-def _not_in_future(value):
-    if value > timezone.now() + CLOCK_SKEW:
-        raise serializers.ValidationError("This time is in the future.", code="future")
-    return value
 
 
 # --- Handoff ----------------------------------------------------------------------------------------------
@@ -243,7 +224,7 @@ class MilestoneSerializer(serializers.Serializer):
         choices=MilestoneKind.choices, help_text="Each kind is reached once per customer"
     )
     achieved_at = RFC3339DateTimeField(
-        required=False, validators=[_not_in_future], help_text="When it was reached (default: now)"
+        required=False, validators=[not_in_future], help_text="When it was reached (default: now)"
     )
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     recorded_by = serializers.CharField(read_only=True, help_text="The OAuth client that recorded it")

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from domains.customers import services as customer_services
 from domains.customers.models import Customer
 from domains.marketing.models import Campaign, CampaignMember
+from tests.conftest import openapi_document
 
 from .conftest import BASE, assert_problem, dispatch_pending, error_fields, events_of
 
@@ -277,3 +278,9 @@ def test_a_retried_post_with_its_idempotency_key_enrols_once(marketing_api, audi
     assert again.json()["campaign_id"] == first.json()["campaign_id"]
     assert Campaign.objects.count() == 1 and CampaignMember.objects.count() == 4
     assert len(events_of("campaign_members_enrolled")) == 1
+
+
+def test_the_end_of_a_campaign_says_it_lies_after_now():
+    schemas = openapi_document()["components"]["schemas"]
+    for name in ("CampaignCreateRequest", "PatchedCampaignUpdateRequest"):
+        assert schemas[name]["properties"]["ends_at"]["x-relative-to-now"] == {"earliest_seconds": 0}

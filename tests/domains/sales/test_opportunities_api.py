@@ -144,7 +144,8 @@ def test_a_bad_filter_is_a_400(sales_api, query):
         ({"type": "resale"}, {"type"}),
         ({"probability": 1.5}, {"probability"}),
         ({"probability": "0.5"}, {"probability"}),
-        ({"probability": 0.123456}, {"probability"}),
+        ({"probability": 1.00005}, {"probability"}),
+        ({"value_estimate": 1e12}, {"value_estimate"}),
         ({"value_estimate": -5}, {"value_estimate"}),
         ({"value_estimate": True}, {"value_estimate"}),
         ({"timeline": "next year"}, {"timeline"}),
@@ -211,3 +212,15 @@ def test_an_opportunity_stays_with_its_customer(sales_api, acme):
     assert error_fields(moved) == {"customer_id"}
     patched = openapi_document()["components"]["schemas"]["PatchedOpportunityRequest"]
     assert patched["properties"]["customer_id"]["readOnly"] is True
+
+
+def test_numbers_are_rounded_to_their_places_within_the_range_the_schema_states(sales_api, acme):
+    # As every amount of the platform (csintegration.api.fields.StrictDecimalField): JSON Schema cannot
+    # say "4 decimals" of a binary float, so the schema states the range and extra digits are rounded.
+    body = dict(SEED_OPPORTUNITY, probability=0.123456, value_estimate=123.456)
+    created = sales_api.post(OPPORTUNITIES, body, format="json")
+    assert created.status_code == 201, created.content
+    assert (created.json()["probability"], created.json()["value_estimate"]) == (0.1235, 123.46)
+    properties = openapi_document()["components"]["schemas"]["OpportunityRequest"]["properties"]
+    assert (properties["probability"]["minimum"], properties["probability"]["maximum"]) == (0.0, 1.0)
+    assert properties["value_estimate"]["maximum"] == 999999999999.99
