@@ -132,6 +132,9 @@ def test_a_patch_body_marks_create_only_fields_read_only_and_needs_a_field():
     assert schemas["PatchedSegmentRequest"]["properties"]["key"]["readOnly"] is True
     assert "readOnly" not in schemas["SegmentRequest"]["properties"]["key"]  # a create sets it
     assert schemas["PatchedTaskUpdateRequest"]["minProperties"] == 1
+    # …and must be sent: a PATCH without a body reads as {}.
+    task_patch = _document()["paths"]["/api/v1/cs-ops/tasks/{task_id}"]["patch"]
+    assert task_patch["requestBody"]["required"] is True
 
 
 def test_a_validator_regex_is_published_as_an_ecma_pattern():

@@ -14,12 +14,14 @@
     list, a ``workflow_type`` an active template (``FUZZ_WORKFLOW_TYPES``), ``customer_segments``
     segments that exist (``FUZZ_SEGMENTS``), a payment's optional ``contract_id`` none; a webhook
     receiver URL resolves to an address the server admits; and no request deletes a fuzz customer;
-  - rules across fields: the dates of a pair (``start_date``/``end_date``, …) are in order;
+  - rules across fields and the stored state: the dates of a pair (``start_date``/``end_date``, …)
+    are in order, a run names steps its template can run, a feedback planned names its release;
   - a cursor is dropped (it is opaque: only the server makes valid ones, and any other is a 400) and
     an ``Idempotency-Key`` is made unique to its case (a client uses a new key per request; a random
     generator reuses short keys with other bodies, which is the documented 422).
 """
 
+import json
 import os
 import re
 import uuid
@@ -191,6 +193,35 @@ def _ordered(node) -> None:
         _ordered(value)
 
 
+#: a feedback's statuses that keep a committed release (domains/product): planning needs one
+COMMITTED_STATUSES = ("planned", "in_progress", "delivered")
+
+
+def _consistent(case) -> None:
+    """Rules across fields (and the stored state) that JSON Schema cannot state: a run's steps are
+    ones its template can run (``FUZZ_WORKFLOW_STEPS``); a feedback planned names its release, one
+    given a release is planned (a new one can be), one giving it up moves back to review, and one moved
+    elsewhere keeps none."""
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    steps = body.get("automation_steps")
+    if isinstance(steps, list) and isinstance(body.get("workflow_type"), str):
+        runnable = json.loads(os.environ.get("FUZZ_WORKFLOW_STEPS", "{}")).get(body["workflow_type"], [])
+        if runnable:
+            body["automation_steps"] = [step if step in runnable else runnable[0] for step in steps]
+    if case.method == "PATCH" and case.operation.path.startswith("/api/v1/cs-product/feedback/"):
+        status, release = body.get("status"), body.get("committed_release")
+        if status == "planned" and not release:
+            body["committed_release"] = "2026.1"
+        elif release and status is None:
+            body["status"] = "planned"
+        elif "committed_release" in body and not release and status is None:
+            body["status"] = "under_review"  # a planned one gives its release up only by moving back
+        elif release and status not in COMMITTED_STATUSES:
+            body["committed_release"] = None
+
+
 def _keeps_the_fuzz_customers(case) -> None:
     """The requests name the fuzz customers, so no request deletes one: a delete is sent for a
     customer that does not exist instead (a 404, which the schema states)."""
@@ -221,6 +252,7 @@ def before_call(context, case, kwargs):
         path_customer = (case.path_parameters or {}).get("customer_id")
         _make_true(case.body, body_schema, root, path_customer)
         _ordered(case.body)
+        _consistent(case)
     for parameter in definition.get("parameters", []):
         schema = _resolve(parameter.get("schema", {}), root)
         if parameter.get("in") == "query" and RELATIVE_TO_NOW in schema and case.query:

@@ -8,6 +8,7 @@ seed is fixed (``FUZZ_SEED``, default 1). ``schemathesis.txt`` in the test's tem
 the full report, ``gunicorn.log`` the server's log.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -29,6 +30,7 @@ from csintegration.api.models import WorkerHeartbeat
 from csintegration.clients.services import client_create
 from domains.customers.services import customer_create
 from domains.marketing.models import Segment
+from domains.operations.actions import action_params_errors, step_actions
 from domains.operations.models import WorkflowTemplate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,8 +147,20 @@ def test_the_live_server_conforms_to_its_schema(live_server_url, tmp_path, setti
     _shipped_data()
     # Customers that requests naming a customer in their body can name (live_fuzz_hooks.py).
     customers = [customer_create(customer_id=f"cust_fuzz{n}", data={"name": f"Fuzz {n}"}) for n in range(3)]
-    active = WorkflowTemplate.objects.filter(is_active=True)
+    active = WorkflowTemplate.objects.filter(is_active=True).prefetch_related("steps")
     workflow_types = sorted(active.values_list("workflow_type", flat=True))
+    # The steps a request may name for each template: those whose parameters, the template's own for
+    # that action or none, the server's check admits for its workflow type.
+    workflow_steps = {}
+    for template in active:
+        given = {step.action: step.params for step in template.steps.all()}
+        workflow_steps[template.workflow_type] = [
+            action.name
+            for action in step_actions(available_only=True)
+            if not action_params_errors(
+                action.name, given.get(action.name, {}), workflow_type=template.workflow_type
+            )
+        ]
     credentials = client_create(name="fuzzer", scopes=list(settings.API_SCOPES), rate_limits=GENEROUS_QUOTAS)
     token = requests.post(
         f"{live_server_url}/o/token/",
@@ -162,6 +176,7 @@ def test_the_live_server_conforms_to_its_schema(live_server_url, tmp_path, setti
         "FUZZ_SIGNING_SECRET": credentials.signing_secret,
         "FUZZ_CUSTOMER_IDS": ",".join(customer.customer_id for customer in customers),
         "FUZZ_WORKFLOW_TYPES": ",".join(workflow_types),
+        "FUZZ_WORKFLOW_STEPS": json.dumps(workflow_steps),
         "FUZZ_SEGMENTS": ",".join(Segment.objects.order_by("key").values_list("key", flat=True)),
         "PYTHONPATH": str(ROOT),
     }

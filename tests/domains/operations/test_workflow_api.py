@@ -292,3 +292,10 @@ def test_the_steps_a_request_may_name_are_the_registered_ones():
     steps = schemas["WorkflowRequestRequest"]["properties"]["automation_steps"]["items"]
     enum = schemas[steps["allOf"][0]["$ref"].rsplit("/", 1)[1]]["enum"]
     assert enum == [action.name for action in step_actions(available_only=True)] and enum
+
+
+def test_trigger_conditions_are_keyed_by_labels_as_the_schema_says():
+    conditions = openapi_document()["components"]["schemas"]["WorkflowRequestRequest"]["properties"][
+        "trigger_conditions"
+    ]
+    assert conditions["propertyNames"] == {"pattern": "^[A-Za-z0-9_.:-]{1,100}$"}
