@@ -284,3 +284,23 @@ def test_the_end_of_a_campaign_says_it_lies_after_now():
     schemas = openapi_document()["components"]["schemas"]
     for name in ("CampaignCreateRequest", "PatchedCampaignUpdateRequest"):
         assert schemas[name]["properties"]["ends_at"]["x-relative-to-now"] == {"earliest_seconds": 0}
+
+
+def test_enrolling_a_group_that_can_hold_no_one_inserts_nothing(marketing_api, audience):
+    # A queryset Django knows to be empty (``none()``, ``pk__in=[]``) has no SQL: it was a 500.
+    from django.utils import timezone
+
+    from domains.customers.models import Customer
+    from domains.marketing import services
+    from domains.marketing.models import Campaign
+
+    campaign = Campaign.objects.get(
+        pk=marketing_api.post(CAMPAIGNS, SEED_CAMPAIGN, format="json").json()["campaign_id"]
+    )
+    for nobody in (Customer.objects.none(), Customer.objects.filter(pk__in=[])):
+        assert (
+            services._insert_members(
+                campaign=campaign, customers=nobody, group="holdout", source="segment", now=timezone.now()
+            )
+            == []
+        )
