@@ -5,6 +5,7 @@ Tests that need PostgreSQL or Redis are marked ``services`` and skip on the embe
 """
 
 import base64
+import json
 import os
 
 import pytest
@@ -157,3 +158,15 @@ def api(make_integration_client):
         return client
 
     return _api
+
+
+def openapi_document() -> dict:
+    """The OpenAPI document /api/schema/ serves, generated without a request."""
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
+
+
+def query_parameter_schema(operation: dict, name: str) -> dict:
+    return next(p["schema"] for p in operation["parameters"] if p["in"] == "query" and p["name"] == name)

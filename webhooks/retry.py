@@ -37,7 +37,7 @@ def retry_delay(
 def parse_retry_after(value: str, *, now: datetime) -> float | None:
     """``Retry-After`` as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to Python, not to float()
         return float(value)
     try:
         moment = parsedate_to_datetime(value)

@@ -11,13 +11,19 @@ alone, no missing offset (a time without one means nothing to a server), no week
 - A fraction of up to 9 digits is read (Go's RFC3339Nano writes 9); the platform keeps microseconds.
 
 ``RFC3339_PATTERN`` is the same rule as a regular expression, published in the OpenAPI document.
+
+A date alone (``RFC3339DateField``) is RFC 3339's ``full-date``, ``YYYY-MM-DD`` and nothing else (Python
+would also read ``20250131`` and week dates), within the years the field admits, which its published
+pattern states.
 """
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import django_filters
 from django import forms
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -101,3 +107,124 @@ class RFC3339DateTimeFilter(django_filters.Filter):
     """A query filter on a time, read as strictly as :class:`RFC3339DateTimeField`."""
 
     field_class = _RFC3339FormField
+
+
+def year_range_pattern(first: int, last: int) -> str:
+    """A regular expression (no anchors) matching exactly the four-digit years ``first`` to ``last``:
+    whole decades as ``197\\d``, the ends of the range digit by digit."""
+    if not 1000 <= first <= last <= 9999:
+        raise ValueError(f"Years {first} to {last} are not four-digit years in order.")
+    parts = []
+    for decade in range(first // 10, last // 10 + 1):
+        low, high = max(first, decade * 10) % 10, min(last, decade * 10 + 9) % 10
+        digits = r"\d" if (low, high) == (0, 9) else str(low) if low == high else f"[{low}-{high}]"
+        parts.append(f"{decade}{digits}")
+    return "|".join(parts)
+
+
+def full_date_pattern(first_year: int, last_year: int) -> str:
+    return f"^({year_range_pattern(first_year, last_year)})-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$"
+
+
+class RFC3339DateField(serializers.DateField):
+    """A date as ``YYYY-MM-DD`` from ``first_year`` to ``last_year`` (both included), read as sent."""
+
+    default_error_messages = {"invalid": "Use a date such as 2025-01-31, in the years {first} to {last}."}
+
+    def __init__(self, *, first_year: int = 1970, last_year: int = 9998, **kwargs) -> None:
+        self.first_year, self.last_year = first_year, last_year
+        self.pattern = re.compile(full_date_pattern(first_year, last_year))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and self.pattern.fullmatch(value):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:  # 2025-02-30
+                pass
+        self.fail("invalid", first=self.first_year, last=self.last_year)
+
+    def schema(self) -> dict:
+        return {"type": "string", "format": "date", "pattern": self.pattern.pattern, "example": "2025-01-31"}
+
+
+class RFC3339DateFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = RFC3339DateField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        return self.target.schema()
+
+
+#: the OpenAPI extension naming the window, relative to the server's clock, of a time or date that a
+#: field takes: ``{"earliest_seconds": -86400, "latest_seconds": 300}`` (either may be absent). JSON
+#: Schema cannot say "not in the future", yet a client, or a test tool, needs to know.
+RELATIVE_TO_NOW = "x-relative-to-now"
+#: how far ahead of the server's clock a reported time may be
+CLOCK_SKEW = timedelta(minutes=5)
+
+ClockWindow = tuple[timedelta | None, timedelta | None]
+
+
+class WithinClock:
+    """A validator: a time lies within ``[now + earliest, now + latest]``, a date within
+    ``[today + earliest, today + latest]`` (UTC; whole days), either end open when None. ``window`` is
+    the pair, or a callable giving it (read at each call, so tunables count as they are now). The
+    schema publishes it as ``x-relative-to-now`` (``PlatformAutoSchema``).
+
+    The messages may name the bound: ``"Older than the usage kept ({bound} at the earliest)."``."""
+
+    def __init__(
+        self,
+        window: ClockWindow | Callable[[], ClockWindow],
+        *,
+        too_early: tuple[str, str] = ("This time is in the past.", "past"),
+        too_late: tuple[str, str] = ("This time is in the future.", "future"),
+    ) -> None:
+        self.window, self.too_early, self.too_late = window, too_early, too_late
+
+    def bounds(self) -> ClockWindow:
+        return self.window() if callable(self.window) else self.window
+
+    def __call__(self, value):
+        earliest, latest = self.bounds()
+        if isinstance(value, datetime):
+            now = datetime.now(UTC)
+            low, high = (None if e is None else now + e for e in (earliest, latest))
+        else:
+            today = datetime.now(UTC).date()
+            low, high = (None if e is None else today + timedelta(days=e.days) for e in (earliest, latest))
+        for bound, refused, (message, code) in (
+            (low, low is not None and value < low, self.too_early),
+            (high, high is not None and value > high, self.too_late),
+        ):
+            if refused:
+                shown = (
+                    bound.isoformat()
+                    if isinstance(bound, date) and not isinstance(bound, datetime)
+                    else bound
+                )
+                raise serializers.ValidationError(message.format(bound=shown), code=code)
+        return value
+
+    def schema(self) -> dict:
+        earliest, latest = self.bounds()
+        return {
+            RELATIVE_TO_NOW: {
+                name: int(offset.total_seconds())
+                for name, offset in (("earliest_seconds", earliest), ("latest_seconds", latest))
+                if offset is not None
+            }
+        }
+
+
+#: a reported time may not lie in the future (beyond the clock skew a client may have)
+not_in_future = WithinClock((None, CLOCK_SKEW))
+
+
+def relative_to_now_schema(field) -> dict:
+    """The ``x-relative-to-now`` of a field's ``WithinClock`` validator, if it has one."""
+    for validator in getattr(field, "validators", ()):
+        if isinstance(validator, WithinClock):
+            return validator.schema()
+    return {}

@@ -101,6 +101,7 @@ class StrictDecimalField(serializers.DecimalField):
 
 class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):
     target_class = StrictDecimalField
+    match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction):
         field = self.target

@@ -6,8 +6,15 @@ What a view declares: on a list, its filter set's filters, its ordering paramete
 (``cursor``, ``page_size``); on any operation, the names in ``query_parameters`` (a view attribute, or
 an ``@action(..., query_parameters=(…))`` argument). A value holding NUL is refused too, since
 PostgreSQL cannot compare text with it.
+
+A bounded integer parameter (``?window_days=30``) is declared once as a :class:`BoundedInteger`, which
+both reads it and documents it, so the OpenAPI bounds are the ones the view enforces.
 """
 
+import re
+from dataclasses import dataclass
+
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.mixins import ListModelMixin
@@ -82,3 +89,39 @@ class StrictQueryParametersMixin:
         # A method the view does not take is a 405, whatever its query string.
         if getattr(self, request.method.lower(), None) is not None:
             check_query_parameters(request, self)
+
+
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+@dataclass(frozen=True)
+class BoundedInteger:
+    """An integer query parameter from ``minimum`` to ``maximum`` (both included): ``read()`` answers a
+    value outside them, or anything but ASCII digits, with a 400 naming the parameter; ``parameter()``
+    is its OpenAPI description with the same bounds."""
+
+    name: str
+    minimum: int
+    maximum: int
+    default: int | None = None
+    description: str = ""
+
+    def _bounds(self) -> str:
+        return f"An integer from {self.minimum} to {self.maximum}"
+
+    def parameter(self) -> OpenApiParameter:
+        default = "" if self.default is None else f" (default {self.default})"
+        return OpenApiParameter(
+            self.name,
+            {"type": "integer", "minimum": self.minimum, "maximum": self.maximum},
+            OpenApiParameter.QUERY,
+            description=f"{self.description}: {self._bounds().lower()}{default}".lstrip(": "),
+        )
+
+    def read(self, request) -> int | None:
+        raw = request.query_params.get(self.name)
+        if raw is None:
+            return self.default
+        if not _DIGITS.fullmatch(raw) or not self.minimum <= int(raw) <= self.maximum:
+            raise ValidationError({self.name: [f"{self._bounds()}."]}, code="invalid")
+        return int(raw)

@@ -1,16 +1,21 @@
 """OpenAPI generation: the OAuth2 scheme with each operation's scope, the problem+json error responses,
 and the ``Idempotency-Key`` header on every POST."""
 
+import re
+
 from django.conf import settings
+from django.core.validators import RegexValidator
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from .datetimes import relative_to_now_schema
 from .exceptions import PROBLEM_CONTENT_TYPE
 from .idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from .permissions import required_scope_for
+from .updates import create_only_field_names, requires_some_field
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -73,7 +78,27 @@ class PlatformAutoSchema(AutoSchema):
         extra = getattr(serializer, "openapi_schema_extra", None)
         if extra and direction == "request":
             schema = {**schema, **extra}
+        if direction == "request" and requires_some_field(serializer):
+            schema = {**schema, "minProperties": 1}
+        if direction == "request" and self.method == "PATCH":
+            properties = dict(schema.get("properties", {}))
+            for name in create_only_field_names(serializer):
+                if name in properties:  # may be sent back unchanged, not changed (create_only.py)
+                    properties[name] = {**properties[name], "readOnly": True}
+            schema = {**schema, "properties": properties} if properties else schema
         return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        clock = relative_to_now_schema(field) if direction == "request" else {}
+        return {**schema, **clock} if clock and isinstance(schema, dict) else schema
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        # A body that must name a field must be there (NonEmptyBodyMixin): no body reads as {}.
+        if body is not None and requires_some_field(self.get_request_serializer()):
+            body["required"] = True
+        return body
 
     def _is_signed(self) -> bool:
         signed = getattr(self.view, "signature_required_actions", ()) or ()
@@ -143,9 +168,17 @@ class PlatformAutoSchema(AutoSchema):
         return responses
 
 
+def json_schema_pattern(python_pattern: str) -> str:
+    """A Python regex of a validator as an OpenAPI pattern: ``\\Z`` (the end, no newline before it) is
+    ECMA-262's ``$`` without the multiline flag."""
+    return python_pattern.replace("\\Z", "$")
+
+
 class StrictFilterExtension(DjangoFilterExtension):
     """django-filter parameters as the platform's filter sets read them: the bounds of a number filter
-    (``min_value``/``max_value``), the length of a text filter, and no blank value (StrictFilterSet)."""
+    (``min_value``/``max_value``), the length of a text filter, the pattern of its regex validator, the
+    choices of a choice filter (also when a callable gives them, e.g. the event type registry), and no
+    blank value (StrictFilterSet)."""
 
     priority = 1
 
@@ -154,9 +187,24 @@ class StrictFilterExtension(DjangoFilterExtension):
             auto_schema, model, filterset_class, field_name, filter_field
         )
         extra = filter_field.extra
+        choices = extra.get("choices")
+        if callable(choices):
+            choices = choices()
+        pattern = next(
+            (
+                json_schema_pattern(validator.regex.pattern)
+                for validator in extra.get("validators", ())
+                if isinstance(validator, RegexValidator) and not validator.inverse_match
+            ),
+            None,
+        )
         for parameter in parameters:
             schema = parameter["schema"]
             target = schema["items"] if schema.get("type") == "array" else schema
+            if choices is not None and "enum" not in target:
+                target["enum"] = [value for value, _ in choices]
+            if pattern and "pattern" not in target:
+                target["pattern"] = pattern
             if "min_value" in extra:
                 target["minimum"] = extra["min_value"]
             if "max_value" in extra:
@@ -217,44 +265,131 @@ def _strings_without_nul(node) -> None:
             _strings_without_nul(value)
 
 
-def _created_schema(operation: dict, components: dict) -> dict:
+def _no_choice_with_any_value(node) -> None:
+    """``oneOf: [{}, {"type": "null"}]`` (a nullable JSON field, as drf-spectacular writes it for OpenAPI
+    3.1) matches null twice, which ``oneOf`` forbids: with a member that admits anything, the choice
+    admits anything."""
+    if isinstance(node, dict):
+        for keyword in ("oneOf", "anyOf"):
+            if any(member == {} for member in node.get(keyword, ())):
+                del node[keyword]
+        for value in node.values():
+            _no_choice_with_any_value(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_choice_with_any_value(value)
+
+
+_PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
+
+
+def _component(schema: dict, components: dict) -> dict:
+    reference = schema.get("$ref", "") if isinstance(schema, dict) else ""
+    if reference.startswith("#/components/schemas/"):
+        return components.get(reference.rsplit("/", 1)[1], {})
+    return schema if isinstance(schema, dict) else {}
+
+
+def _link_source(path: str, method: str, operation: dict, components: dict) -> tuple[str, str, dict] | None:
+    """What an operation's answer yields for links: (status code, JSON pointer prefix, properties) of
+    what a create (POST) made, or of the first item of a list (a GET answering ``results``)."""
     for code in ("201", "200", "202"):
         content = operation.get("responses", {}).get(code, {}).get("content", {})
-        schema = content.get("application/json", {}).get("schema", {})
-        reference = schema.get("$ref", "")
-        if reference.startswith("#/components/schemas/"):
-            return components.get(reference.rsplit("/", 1)[1], {})
-    return {}
+        schema = _component(content.get("application/json", {}).get("schema", {}), components)
+        properties = schema.get("properties", {})
+        if method == "post" and properties:
+            return code, "", properties
+        if method == "get" and "{" not in path.rsplit("/", 1)[-1] and "results" in properties:
+            items = _component(properties["results"].get("items", {}), components)
+            return (code, "/results/0", items.get("properties", {})) if items.get("properties") else None
+    return None
+
+
+def _request_properties(operation: dict, components: dict) -> set[str]:
+    content = operation.get("requestBody", {}).get("content", {})
+    return set(
+        _component(content.get("application/json", {}).get("schema", {}), components).get("properties", {})
+    )
+
+
+def _link_parameters(source_path: str, prefix: str, properties: dict, target_path: str) -> dict | None:
+    """Where each path parameter of ``target_path`` comes from, or None if one comes from nowhere: the
+    answer's property of the same name; the source's own path parameter of that name; or, for the
+    parameter right below the source's path (``/things/{thing_id}`` under ``/things``), the answer's
+    ``id``."""
+    own = set(_PATH_PARAMETER.findall(source_path))
+    below = target_path.startswith(f"{source_path}/{{")
+    first_below = _PATH_PARAMETER.match(target_path[len(source_path) + 1 :]) if below else None
+    parameters = {}
+    for name in _PATH_PARAMETER.findall(target_path):
+        if name in properties:
+            parameters[name] = f"$response.body#{prefix}/{name}"
+        elif name in own:
+            parameters[name] = f"$request.path.{name}"
+        elif first_below is not None and name == first_below.group(1) and "id" in properties:
+            parameters[name] = f"$response.body#{prefix}/id"
+        else:
+            return None
+    return parameters or None
+
+
+def _area(path: str) -> str:
+    return "/".join(path.split("/")[:4])  # /api/v1/cs-ops
+
+
+def _link_targets(path: str, method: str, operation: dict, paths: dict, components: dict):
+    """(target path, its methods, parameters) that an operation's answer links to:
+
+    - a create (POST) to every operation below its path (``/things/{thing_id}``, ``…/{thing_id}/parts``):
+      its read, update and delete;
+    - a create to the operations of its area on something else it made, named by a property of its
+      answer that the request did not send (``POST …/workflows/{customer_id}`` → ``…/runs/{run_id}``),
+      not to delete them;
+    - a list (GET answering ``results``) to the read and update of its first item, below its path (a
+      list links to no delete: what it shows may be what other work relies on).
+    """
+    source = _link_source(path, method, operation, components)
+    if source is None:
+        return
+    code, prefix, properties = source
+    sent = _request_properties(operation, components) | set(_PATH_PARAMETER.findall(path))
+    made = {name: value for name, value in properties.items() if name not in sent}
+    for other_path, other_item in paths.items():
+        if other_path == path:
+            continue
+        if other_path.startswith(f"{path}/{{"):
+            parameters = _link_parameters(path, prefix, properties, other_path)
+            methods = _HTTP_METHODS if method == "post" else ("get", "put", "patch", "post")
+        elif method == "post" and _area(other_path) == _area(path):
+            parameters = _link_parameters(path, prefix, made, other_path)
+            methods = ("get", "put", "patch", "post")
+        else:
+            continue
+        if parameters is not None:
+            yield code, other_item, methods, parameters
 
 
 def _add_links(result: dict) -> None:
-    """OpenAPI links from each create (``POST /things``) to the operations on the thing it created
-    (``/things/{thing_id}``), so that tools and readers can follow them: the id comes from the
-    response property named like the path parameter, or ``id``."""
+    """OpenAPI links (``_link_targets``), so that tools and readers can follow what an answer yields to
+    the operations on it; each value comes from the answer, or the source's own path."""
     components = result.get("components", {}).get("schemas", {})
     paths = result["paths"]
     for path, item in paths.items():
-        create = item.get("post")
-        if not isinstance(create, dict):
-            continue
-        properties = _created_schema(create, components).get("properties", {})
-        for other_path, other_item in paths.items():
-            head, _, parameter = other_path.rpartition("/")
-            if head != path or not (parameter.startswith("{") and parameter.endswith("}")):
+        for method in ("post", "get"):
+            operation = item.get(method)
+            if not isinstance(operation, dict):
                 continue
-            name = parameter[1:-1]
-            source = name if name in properties else "id" if "id" in properties else None
-            if source is None:
-                continue
-            code = next(code for code in ("201", "200", "202") if code in create["responses"])
-            links = create["responses"][code].setdefault("links", {})
-            for method in _HTTP_METHODS:
-                target = other_item.get(method)
-                if isinstance(target, dict) and "operationId" in target:
-                    links[target["operationId"]] = {
-                        "operationId": target["operationId"],
-                        "parameters": {name: f"$response.body#/{source}"},
-                    }
+            for code, other_item, methods, parameters in _link_targets(
+                path, method, operation, paths, components
+            ):
+                links = operation["responses"][code].setdefault("links", {})
+                for target_method in methods:
+                    target = other_item.get(target_method)
+                    if isinstance(target, dict) and "operationId" in target:
+                        links[target["operationId"]] = {
+                            "operationId": target["operationId"],
+                            "parameters": parameters,
+                        }
 
 
 def postprocess_schema(result, generator, request, public):
@@ -287,6 +422,7 @@ def postprocess_schema(result, generator, request, public):
             if isinstance(operation, dict):
                 for parameter in operation.get("parameters", []):
                     _strings_without_nul(parameter.get("schema"))
+    _no_choice_with_any_value(result)
     _add_links(result)
     return result
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
@@ -170,7 +171,10 @@ def _insert_members(
         "%s",
         "%s",
     ]
-    subquery, sub_params = customers.order_by().values("pk").query.sql_with_params()
+    try:
+        subquery, sub_params = customers.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # a group that can hold no one (no holdout, say): nothing to insert
+        return []
     enrolled_at = CampaignMember._meta.get_field("enrolled_at").get_db_prep_value(now, connection)
     # Only quoted model names and placeholders are interpolated; every value is a parameter.
     sql = (

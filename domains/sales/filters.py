@@ -2,7 +2,6 @@
 
 import django_filters
 from django import forms
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from csintegration.api.datetimes import RFC3339DateTimeFilter
@@ -14,17 +13,21 @@ from .models import Milestone, MilestoneKind, Opportunity, OpportunityStatus, Op
 
 
 class PeriodField(forms.CharField):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("strip", False)  # read as sent, as the published pattern says
+        super().__init__(**kwargs)
+
     def to_python(self, value):
         value = super().to_python(value)
         if value in (None, ""):
             return None
         try:
-            return periods.parse_period(value)
+            return periods.parse_exact_period(value)
         except periods.InvalidPeriod as exc:
             raise forms.ValidationError(str(exc), code="invalid") from None
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "pattern": periods.PERIOD_PATTERN, "example": "q1_2026"})
 class PeriodFilter(django_filters.Filter):
     """Opportunities whose timeline falls within a quarter or month."""
 

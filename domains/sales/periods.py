@@ -24,6 +24,10 @@ _YEAR_FIRST = re.compile(r"^(?P<year>\d{4})[_-]q(?P<quarter>[1-4])$")
 _MONTH = re.compile(r"^(?P<year>\d{4})[_-](?P<month>\d{2})$")
 
 FORMATS_HELP = "a quarter (q1_2026 or 2026-q1) or a month (2026-03)"
+_YEAR = rf"(20[0-9]{{2}}|{MAX_YEAR})"
+#: the spellings ``parse_period`` accepts, exactly as sent (the API takes no surrounding blanks), for the
+#: OpenAPI document and the API's fields
+PERIOD_PATTERN = rf"^([qQ][1-4][_-]{_YEAR}|{_YEAR}[_-][qQ][1-4]|{_YEAR}[_-](0[1-9]|1[0-2]))$"
 
 
 class InvalidPeriod(ValueError):
@@ -61,6 +65,14 @@ def month(year: int, number: int) -> Period:
         start=date(year, number, 1),
         end=date(year, number, calendar.monthrange(year, number)[1]),
     )
+
+
+def parse_exact_period(text: str) -> Period:
+    """The period ``text`` names when it matches ``PERIOD_PATTERN`` as it stands; ``InvalidPeriod``
+    otherwise (what the API reads)."""
+    if not isinstance(text, str) or not re.fullmatch(PERIOD_PATTERN, text):
+        raise InvalidPeriod(f"{text!r} is not {FORMATS_HELP}.")
+    return parse_period(text)
 
 
 def parse_period(text: str) -> Period:

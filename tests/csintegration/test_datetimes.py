@@ -1,12 +1,19 @@
 """Every time the API reads, in a query or a body, is a strict RFC 3339 time within PostgreSQL's reach."""
 
 import json
+import re
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 
-from csintegration.api.datetimes import RFC3339_PATTERN, parse_rfc3339
+from csintegration.api.datetimes import (
+    RFC3339_PATTERN,
+    RFC3339DateField,
+    full_date_pattern,
+    parse_rfc3339,
+    year_range_pattern,
+)
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/cs-integration"
@@ -119,3 +126,33 @@ def test_every_time_the_schema_takes_is_documented_with_the_rule():
             walk(component, name)
     assert found, "no time inputs found: the walk is broken"
     assert [where for where, pattern in found if pattern != RFC3339_PATTERN] == []
+
+
+@pytest.mark.parametrize(
+    "first, last", [(1970, 2199), (1975, 1983), (2000, 2000), (1999, 2001), (1970, 9998)]
+)
+def test_a_year_range_pattern_matches_exactly_its_years(first, last):
+    years = re.compile(f"^({year_range_pattern(first, last)})$")
+    assert [year for year in range(1000, 10000) if years.match(str(year))] == list(range(first, last + 1))
+
+
+def test_a_date_field_reads_exactly_the_dates_its_pattern_states():
+    from datetime import date
+
+    from rest_framework.exceptions import ValidationError
+
+    field = RFC3339DateField(first_year=1970, last_year=2199)
+    assert field.schema()["pattern"] == full_date_pattern(1970, 2199)
+    assert field.to_internal_value("2199-12-31") == date(2199, 12, 31)
+    for value in (
+        "1969-12-31",
+        "2200-01-01",
+        "20250131",
+        "2025-W05-1",
+        "2025-02-30",
+        " 2025-01-31",
+        20250131,
+    ):
+        with pytest.raises(ValidationError):
+            field.to_internal_value(value)
+        assert not re.fullmatch(field.schema()["pattern"], str(value)) or value == "2025-02-30"

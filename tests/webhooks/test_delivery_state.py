@@ -95,6 +95,8 @@ def test_retry_schedule_jitter_and_retry_after():
     http_date = (now + timedelta(minutes=10)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert 590 <= retry.parse_retry_after(http_date, now=now) <= 600
     assert retry.parse_retry_after("soon", now=now) is None
+    # A digit to str.isdigit() that float() cannot read is no delay, not a crash of the delivery.
+    assert retry.parse_retry_after("²", now=now) is None
 
 
 def test_a_delivery_is_attempted_once_however_often_its_task_runs(

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from csintegration.events.types import event_types
+from tests.conftest import openapi_document, query_parameter_schema
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Message, WebhookEndpoint
 
 from .conftest import BASE
@@ -275,3 +277,8 @@ def test_retry_and_replay_validation(webhook_api, register_endpoint):
     assert pending.status == DeliveryStatus.FAILED  # disabling fails what was pending
     assert_problem(client.post(f"{path}/deliveries/{pending.pk}/retry"), 409, "webhook-conflict")
     assert_problem(client.post(f"{path}/replay", {"since": "2020-01-01T00:00:00Z"}, format="json"), 409)
+
+
+def test_the_delivery_filter_names_the_event_types_it_takes():
+    operation = openapi_document()["paths"][f"{BASE}/{{endpoint_id}}/deliveries"]["get"]
+    assert query_parameter_schema(operation, "event_type")["items"]["enum"] == [t.name for t in event_types()]

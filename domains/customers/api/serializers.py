@@ -1,14 +1,11 @@
 """Customer representations (the seed's shape, plus name, segment, ARR, success manager, created_at), and
 the bodies of the health endpoints: signals, health-change events, the health with its breakdown."""
 
-from datetime import timedelta
-
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from csintegration.api.bulk import bulk_request_serializer, bulk_response_serializer
-from csintegration.api.datetimes import RFC3339DateTimeField
+from csintegration.api.datetimes import RFC3339DateTimeField, not_in_future
 from csintegration.api.fields import LabelField, PrefixedIdField, StrictDecimalField, StrictFloatField
 
 from ..models import (
@@ -124,14 +121,6 @@ CustomerBulkResponseSerializer = bulk_response_serializer(
 
 MAX_SIGNAL_ITEMS = 1000
 MAX_LABELS = 50
-#: how far ahead of the server's clock a reported time may be
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-def _not_in_future(value):
-    if value > timezone.now() + CLOCK_SKEW:
-        raise serializers.ValidationError("This time is in the future.", code="future")
-    return value
 
 
 class PaymentStatusField(serializers.Field):
@@ -203,7 +192,7 @@ class SignalValuesSerializer(serializers.Serializer):
 class SignalsRequestSerializer(serializers.Serializer):
     signals = SignalValuesSerializer()
     observed_at = RFC3339DateTimeField(
-        required=False, validators=[_not_in_future], help_text="When the values were observed (default: now)"
+        required=False, validators=[not_in_future], help_text="When the values were observed (default: now)"
     )
 
 
@@ -332,7 +321,7 @@ class HealthChangeRequestSerializer(serializers.Serializer):
         default=list,
     )
     timestamp = RFC3339DateTimeField(
-        required=False, validators=[_not_in_future], help_text="When the change happened (default: now)"
+        required=False, validators=[not_in_future], help_text="When the change happened (default: now)"
     )
 
 

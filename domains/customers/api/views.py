@@ -1,13 +1,13 @@
 """Customer endpoints under ``/api/v1/cs-integration/customers``."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.fields import empty
 from rest_framework.response import Response
 
 from csintegration.api.bulk import BulkAPIView, BulkItem, BulkItemResult, bulk_schema, item_error
 from csintegration.api.exceptions import Problem
+from csintegration.api.query import BoundedInteger
 from csintegration.api.schema import ProblemSerializer
 from csintegration.api.views import PlatformAPIView, PlatformModelViewSet
 from csintegration.ids import id_pattern
@@ -123,6 +123,9 @@ class CustomerBulkView(BulkAPIView):
 
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 200
+HISTORY_LIMIT = BoundedInteger(
+    "history_limit", 0, MAX_HISTORY, DEFAULT_HISTORY, "How many recent scores to return"
+)
 
 
 def _signals_body(customer, outcome: health.SignalsOutcome) -> dict:
@@ -198,13 +201,7 @@ class HealthChangeEventView(PlatformAPIView):
 @extend_schema(
     tags=[TAG],
     summary="Get a customer's health with its breakdown and history",
-    parameters=[
-        OpenApiParameter(
-            "history_limit",
-            {"type": "integer", "minimum": 0, "maximum": MAX_HISTORY},
-            description=f"How many recent scores to return, 0 to {MAX_HISTORY} (default {DEFAULT_HISTORY})",
-        )
-    ],
+    parameters=[HISTORY_LIMIT.parameter()],
     responses={200: CustomerHealthSerializer},
 )
 class CustomerHealthView(PlatformAPIView):
@@ -214,16 +211,12 @@ class CustomerHealthView(PlatformAPIView):
     the most recent scores."""
 
     scope_area = "customers"
-    query_parameters = ("history_limit",)
+    query_parameters = (HISTORY_LIMIT.name,)
 
     def get(self, request, customer_id: str):
-        raw = request.query_params.get("history_limit", str(DEFAULT_HISTORY))
-        if not raw.isdigit() or int(raw) > MAX_HISTORY:
-            raise ValidationError(
-                {"history_limit": [f"Must be an integer from 0 to {MAX_HISTORY}."]}, code="invalid"
-            )
+        history_limit = HISTORY_LIMIT.read(request)
         customer = selectors.customer_get(customer_id=customer_id)
-        body = selectors.customer_health(customer=customer, history_limit=int(raw))
+        body = selectors.customer_health(customer=customer, history_limit=history_limit)
         return Response(CustomerHealthSerializer(body).data)
 
 

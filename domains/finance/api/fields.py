@@ -1,36 +1,28 @@
 """Serializer fields of the finance API: amounts of money as strict JSON numbers, periods, and dates that
 may not lie in the future."""
 
-import math
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from csintegration.api.datetimes import RFC3339DateField, WithinClock, not_in_future
+from csintegration.api.fields import StrictDecimalField
 
 from ..periods import ANY_PERIOD_PATTERN, QUARTER_OR_MONTH_PATTERN, Period, PeriodError, parse_period
 
 MONEY_DIGITS = {"max_digits": 14, "decimal_places": 2}
-#: how far ahead of the server's clock a reported time may be
-CLOCK_SKEW = timedelta(minutes=5)
 
 
-class MoneyField(serializers.DecimalField):
-    """An amount as a JSON number (no strings, booleans, NaN or infinity), to the cent, shown as a number."""
+class MoneyField(StrictDecimalField):
+    """An amount as a JSON number (no strings, booleans, NaN or infinity), rounded to the cent, shown as a
+    number; its range is the one the OpenAPI document states (``StrictDecimalField``)."""
 
     def __init__(self, **kwargs) -> None:
         for name, value in MONEY_DIGITS.items():
             kwargs.setdefault(name, value)
         kwargs.setdefault("coerce_to_string", False)
         super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            self.fail("invalid")
-        if isinstance(data, float) and not math.isfinite(data):
-            self.fail("invalid")
-        return super().to_internal_value(Decimal(str(data)))
 
 
 class ComputedMoneyField(serializers.DecimalField):
@@ -81,6 +73,14 @@ class QuarterOrMonthField(PeriodField):
 EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(2199, 12, 31)
 
 
+class BusinessDateField(RFC3339DateField):
+    """A date of a finance record: ``YYYY-MM-DD`` from ``EARLIEST_DATE`` to ``LATEST_DATE``, the range
+    its published pattern states."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(first_year=EARLIEST_DATE.year, last_year=LATEST_DATE.year, **kwargs)
+
+
 def business_date(value):
     day = value.date() if isinstance(value, datetime) else value
     if not EARLIEST_DATE <= day <= LATEST_DATE:
@@ -90,13 +90,6 @@ def business_date(value):
     return value
 
 
-def not_in_future_datetime(value):
-    if value > timezone.now() + CLOCK_SKEW:
-        raise serializers.ValidationError("This time is in the future.", code="future")
-    return value
-
-
-def not_in_future_date(value):
-    if value > timezone.localdate():
-        raise serializers.ValidationError("This date is in the future.", code="future")
-    return value
+#: a reported time may not lie in the future, a payment's date not after today
+not_in_future_datetime = not_in_future
+not_in_future_date = WithinClock((None, timedelta(0)), too_late=("This date is in the future.", "future"))

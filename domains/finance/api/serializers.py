@@ -7,12 +7,14 @@ from rest_framework import serializers
 
 from csintegration.api.datetimes import RFC3339DateTimeField
 from csintegration.api.fields import LabelField, PrefixedIdField, StrictFloatField
+from csintegration.api.updates import CreateOnlyFieldsMixin
 
 from .. import selectors
 from ..conf import conf
 from ..models import Contract, ModelBasis, Payment, ValueReport
 from .fields import (
     AnyPeriodField,
+    BusinessDateField,
     ComputedMoneyField,
     MoneyField,
     QuarterOrMonthField,
@@ -30,13 +32,13 @@ MAX_RISK_FACTORS = 50
 MAX_NOTE_LENGTH = 5000
 
 
-class CustomerReferenceMixin:
+class CustomerReferenceMixin(CreateOnlyFieldsMixin):
     """``customer_id`` names an existing customer and, once stored, cannot change."""
+
+    create_only_fields = ("customer_id",)
 
     def validate_customer_id(self, value: str) -> str:
         if self.instance is not None:
-            if value != self.instance.customer_id:
-                raise serializers.ValidationError("The customer cannot be changed.", code="immutable")
             return value
         if not selectors.existing_customer_ids(customer_ids=[value]):
             raise serializers.ValidationError(f"Customer {value} does not exist.", code="not_found")
@@ -50,8 +52,8 @@ class ContractSerializer(CustomerReferenceMixin, serializers.Serializer):
     contract_id = serializers.CharField(read_only=True, help_text="`ctr_…`")
     customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX)
     contracted_value = MoneyField(min_value=Decimal("0"), help_text="The value over the whole term")
-    start_date = serializers.DateField(validators=[business_date], help_text="First day in force")
-    end_date = serializers.DateField(validators=[business_date], help_text="Last day in force (inclusive)")
+    start_date = BusinessDateField(help_text="First day in force")
+    end_date = BusinessDateField(help_text="Last day in force (inclusive)")
     arr = ComputedMoneyField(
         help_text="Annual recurring revenue of this contract: contracted_value * 12 ÷ its term in calendar "
         "months (whole months from the start date, then the remaining days as a share of their month)"
@@ -86,11 +88,11 @@ class PaymentSerializer(CustomerReferenceMixin, serializers.Serializer):
         help_text="The contract it is billed under (a contract of the same customer), if any",
     )
     amount = MoneyField(min_value=Decimal("0.01"))
-    due_date = serializers.DateField(validators=[business_date])
-    paid_date = serializers.DateField(
+    due_date = BusinessDateField()
+    paid_date = BusinessDateField(
         required=False,
         allow_null=True,
-        validators=[business_date, not_in_future_date],
+        validators=[not_in_future_date],
         help_text="When it was paid; null while unpaid (set it to pay, clear it if the payment bounced)",
     )
     status = serializers.SerializerMethodField(

@@ -8,6 +8,7 @@ from rest_framework import mixins, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from csintegration.api.datetimes import RELATIVE_TO_NOW
 from csintegration.api.schema import ProblemSerializer
 from csintegration.api.views import PlatformAPIView, PlatformGenericViewSet
 from csintegration.ids import id_pattern
@@ -337,10 +338,11 @@ class ForecastPeriodView(PlatformAPIView):
     parameters=[
         OpenApiParameter(
             "period",
-            OpenApiTypes.STR,
+            # Its first day may not lie after today (RetentionQuerySerializer.validate_period).
+            {"type": "string", "pattern": ANY_PERIOD_PATTERN, RELATIVE_TO_NOW: {"latest_seconds": 0}},
             required=True,
-            pattern=ANY_PERIOD_PATTERN,
-            description="A quarter (2026-q1 or q1_2026), a month (2026-03) or a year (2026), started already",
+            description="A quarter (2026-q1 or q1_2026), a month (2026-03) or a year (2026), started already "
+            f"(`{RELATIVE_TO_NOW}` bounds its first day)",
         ),
         OpenApiParameter(
             "include_reactivation",

@@ -3,14 +3,15 @@ impact), the marketing view of a customer's health, and journeys."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from csintegration.api.datetimes import RFC3339DateTimeField
+from csintegration.api.datetimes import RFC3339DateTimeField, WithinClock
 from csintegration.api.fields import LabelField, StrictFloatField
+from csintegration.api.updates import CreateOnlyFieldsMixin
 from domains.customers.models import HealthTrend, LifecycleStage, MarketingStatus, RiskLevel, Segment
 
 from ..conf import conf
@@ -106,7 +107,9 @@ class SegmentFiltersField(serializers.Field):
         return value
 
 
-class SegmentSerializer(serializers.Serializer):
+class SegmentSerializer(CreateOnlyFieldsMixin, serializers.Serializer):
+    create_only_fields = ("key",)
+
     key = serializers.RegexField(
         rf"^{SEGMENT_KEY_PATTERN}\Z",
         max_length=50,
@@ -127,11 +130,6 @@ class SegmentSerializer(serializers.Serializer):
     def get_size(self, segment) -> int:
         sizes = self.context.get("sizes") or {}
         return sizes.get(segment.key, 0)
-
-    def validate_key(self, value: str) -> str:
-        if self.instance is not None and value != self.instance.key:
-            raise serializers.ValidationError("The key of a segment cannot be changed.", code="immutable")
-        return value
 
 
 class SegmentMemberSerializer(serializers.Serializer):
@@ -163,10 +161,8 @@ class TargetAudienceRequestSerializer(serializers.Serializer):
     size = serializers.IntegerField(read_only=True, help_text="Computed; ignored when sent")
 
 
-def _in_future(value):
-    if value <= timezone.now():
-        raise serializers.ValidationError("This time is not in the future.", code="past")
-    return value
+#: a campaign ends after now
+_in_future = WithinClock((timedelta(0), None), too_early=("This time is not in the future.", "past"))
 
 
 class CampaignCreateSerializer(serializers.Serializer):

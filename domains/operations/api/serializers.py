@@ -3,12 +3,16 @@ the seed's performance response with each figure's definition."""
 
 import math
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from csintegration.api.datetimes import RFC3339DateTimeField
 from csintegration.api.fields import LABEL_PATTERN, LabelField, PrefixedIdField, StrictIntegerField
+from csintegration.api.schema import json_schema_pattern
+from csintegration.api.updates import NonEmptyBodyMixin
 
+from ..actions import step_actions
 from ..models import (
     RuleAction,
     RunStatus,
@@ -42,6 +46,7 @@ class BlankAsNullCharField(serializers.CharField):
     {
         "type": "object",
         "maxProperties": MAX_TRIGGER_CONDITIONS,
+        "propertyNames": {"pattern": json_schema_pattern(LABEL_PATTERN.pattern)},
         "additionalProperties": {
             "oneOf": [
                 {"type": "number"},
@@ -87,6 +92,20 @@ class TriggerConditionsField(serializers.Field):
         return value
 
 
+class StepNameField(LabelField):
+    """The name of a step action that a run can take (registered, its app installed); the service
+    refuses any other, naming ``automation_steps.N``."""
+
+
+class StepNameFieldSchema(OpenApiSerializerFieldExtension):
+    """The step names the registry holds when the document is generated, as the service reads it."""
+
+    target_class = StepNameField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": [action.name for action in step_actions(available_only=True)]}
+
+
 class WorkflowRequestSerializer(serializers.Serializer):
     workflow_type = LabelField(
         help_text="An active workflow template's type, e.g. health_decline_intervention"
@@ -96,7 +115,7 @@ class WorkflowRequestSerializer(serializers.Serializer):
     )
     trigger_conditions = TriggerConditionsField(required=False, default=dict)
     automation_steps = serializers.ListField(
-        child=LabelField(),
+        child=StepNameField(),
         min_length=1,
         max_length=MAX_STEPS,
         required=False,
@@ -195,7 +214,7 @@ class TaskSerializer(serializers.Serializer):
         return task.is_overdue()
 
 
-class TaskUpdateSerializer(serializers.Serializer):
+class TaskUpdateSerializer(NonEmptyBodyMixin, serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[TaskStatus.IN_PROGRESS, TaskStatus.DONE, TaskStatus.CANCELLED],
         required=False,
@@ -225,11 +244,6 @@ class TaskUpdateSerializer(serializers.Serializer):
                     }
                 )
         return super().to_internal_value(data)
-
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Send at least one of status, satisfaction, assignee, due_at.")
-        return attrs
 
 
 # --- Performance ----------------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """Operations endpoints under ``/api/v1/cs-ops``: workflows and their runs, rules, CS tasks, performance."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from csintegration.api.exceptions import Problem
+from csintegration.api.query import BoundedInteger
 from csintegration.api.schema import ProblemSerializer
 from csintegration.api.views import PlatformAPIView, PlatformGenericViewSet
 from csintegration.ids import id_pattern
@@ -28,6 +28,9 @@ from .serializers import (
 TAG = "cs-ops"
 DEFAULT_WINDOW_DAYS = 30
 MAX_WINDOW_DAYS = 365
+WINDOW_DAYS = BoundedInteger(
+    "window_days", 1, MAX_WINDOW_DAYS, DEFAULT_WINDOW_DAYS, "The window, in days up to now"
+)
 
 
 def _client_id(request) -> str:
@@ -204,14 +207,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformGene
 @extend_schema(
     tags=[TAG],
     summary="CS operational performance",
-    parameters=[
-        OpenApiParameter(
-            "window_days",
-            OpenApiTypes.INT,
-            description=f"The window, in days up to now: 1 to {MAX_WINDOW_DAYS} "
-            f"(default {DEFAULT_WINDOW_DAYS})",
-        )
-    ],
+    parameters=[WINDOW_DAYS.parameter()],
     responses={200: PerformanceSerializer},
 )
 class PerformanceView(PlatformAPIView):
@@ -220,13 +216,8 @@ class PerformanceView(PlatformAPIView):
     `optimization_opportunities` come from rules on the figures. A snapshot is kept daily (admin)."""
 
     scope_area = "operations"
-    query_parameters = ("window_days",)
+    query_parameters = (WINDOW_DAYS.name,)
 
     def get(self, request):
-        raw = request.query_params.get("window_days", str(DEFAULT_WINDOW_DAYS))
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_WINDOW_DAYS:
-            raise ValidationError(
-                {"window_days": [f"An integer from 1 to {MAX_WINDOW_DAYS}."]}, code="invalid"
-            )
-        figures = selectors.team_performance(window_days=int(raw))
+        figures = selectors.team_performance(window_days=WINDOW_DAYS.read(request))
         return Response(PerformanceSerializer(figures).data)

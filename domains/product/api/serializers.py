@@ -11,10 +11,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from csintegration.api.bulk import bulk_request_serializer, bulk_response_serializer
+from csintegration.api.datetimes import WithinClock
 from csintegration.api.fields import LabelField, PrefixedIdField, StrictIntegerField
+from csintegration.api.updates import CreateOnlyFieldsMixin, NonEmptyBodyMixin
 from domains.customers.models import Segment
 
-from ..aggregates import today_utc
 from ..conf import conf
 from ..models import (
     FEATURE_ID_PREFIX,
@@ -46,7 +47,9 @@ def inline_choice_field(choices, **kwargs) -> serializers.ChoiceField:
 # --- Features --------------------------------------------------------------------------------------
 
 
-class FeatureSerializer(serializers.Serializer):
+class FeatureSerializer(CreateOnlyFieldsMixin, serializers.Serializer):
+    create_only_fields = ("feature_id",)
+
     feature_id = PrefixedIdField(
         prefix=FEATURE_ID_PREFIX,
         required=False,
@@ -77,38 +80,33 @@ class FeatureSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
-    def validate_feature_id(self, value: str) -> str:
-        if self.instance is not None and value != self.instance.feature_id:
-            raise serializers.ValidationError("The feature id cannot be changed.", code="immutable")
-        return value
-
 
 # --- Usage -------------------------------------------------------------------------------------------
+
+
+def usage_days() -> tuple[timedelta, timedelta]:
+    """The days a usage count may be for, from today (UTC): what is kept, to what may be announced."""
+    kept = max(conf.PRODUCT_USAGE_RETENTION_DAYS, conf.PRODUCT_MAX_WINDOW_DAYS)
+    return -timedelta(days=kept - 1), timedelta(days=conf.PRODUCT_USAGE_FUTURE_DAYS)
 
 
 class UsageSerializer(serializers.Serializer):
     customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX)
     feature_id = PrefixedIdField(prefix=FEATURE_ID_PREFIX)
     date = serializers.DateField(
+        validators=[
+            WithinClock(
+                usage_days,
+                too_early=("Older than the usage kept ({bound} at the earliest).", "too_old"),
+                too_late=("This day is in the future.", "future"),
+            )
+        ],
         help_text="The day of use (UTC), from PRODUCT_USAGE_RETENTION_DAYS ago to PRODUCT_USAGE_FUTURE_DAYS "
-        "ahead"
+        "ahead",
     )
     count = StrictIntegerField(
         min_value=0, max_value=MAX_USAGE_COUNT, help_text="Uses that day; replaces any count sent before"
     )
-
-    def validate_date(self, value):
-        today = today_utc()
-        oldest = today - timedelta(
-            days=max(conf.PRODUCT_USAGE_RETENTION_DAYS, conf.PRODUCT_MAX_WINDOW_DAYS) - 1
-        )
-        if value < oldest:
-            raise serializers.ValidationError(
-                f"Older than the usage kept ({oldest.isoformat()} at the earliest).", code="too_old"
-            )
-        if value > today + timedelta(days=conf.PRODUCT_USAGE_FUTURE_DAYS):
-            raise serializers.ValidationError("This day is in the future.", code="future")
-        return value
 
 
 class UsageResultSerializer(serializers.Serializer):
@@ -355,7 +353,7 @@ class FeedbackDetailSerializer(FeedbackSerializer):
     feedback = FeedbackBodyWithDescriptionSerializer(source="*")
 
 
-class FeedbackUpdateSerializer(serializers.Serializer):
+class FeedbackUpdateSerializer(NonEmptyBodyMixin, serializers.Serializer):
     status = inline_choice_field(
         FeedbackStatus.choices,
         required=False,
@@ -369,8 +367,3 @@ class FeedbackUpdateSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="The release it is committed to (needed to plan); null or empty withdraws it",
     )
-
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Send status, committed_release or both.", code="empty")
-        return attrs

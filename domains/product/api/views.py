@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from csintegration.api.bulk import BulkAPIView, BulkItem, BulkItemResult, bulk_schema
 from csintegration.api.exceptions import Problem
+from csintegration.api.query import BoundedInteger
 from csintegration.api.schema import ProblemSerializer
 from csintegration.api.views import PlatformAPIView, PlatformGenericViewSet
 from csintegration.ids import id_pattern
@@ -260,13 +261,10 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def _window_days(raw: str | None) -> int | None:
-    if raw is None:
-        return None
-    maximum = conf.PRODUCT_MAX_WINDOW_DAYS
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ValidationError({"window_days": [f"Must be an integer from 1 to {maximum}."]}, code="invalid")
-    return int(raw)
+#: the adoption window asked for, instead of the feature's own
+WINDOW_DAYS = BoundedInteger(
+    "window_days", 1, conf.PRODUCT_MAX_WINDOW_DAYS, description="The window in days (default: the feature's)"
+)
 
 
 def _segment(raw: str | None) -> str | None:
@@ -289,11 +287,7 @@ def _segment(raw: str | None) -> str | None:
             enum=list(SEGMENT_CHOICES),
             description="Only this segment's customers (default: all)",
         ),
-        OpenApiParameter(
-            "window_days",
-            OpenApiTypes.INT,
-            description=f"The window in days, 1 to {conf.PRODUCT_MAX_WINDOW_DAYS} (default: the feature's)",
-        ),
+        WINDOW_DAYS.parameter(),
     ],
     responses={200: AdoptionReportSerializer},
 )
@@ -308,10 +302,10 @@ class AdoptionView(PlatformAPIView):
     (see `customers_synced_until`)."""
 
     scope_area = "product"
-    query_parameters = ("segment", "window_days")
+    query_parameters = ("segment", WINDOW_DAYS.name)
 
     def get(self, request, feature_id: str):
-        window_days = _window_days(request.query_params.get("window_days"))
+        window_days = WINDOW_DAYS.read(request)
         segment = _segment(request.query_params.get("segment"))
         feature = selectors.feature_get(feature_id=feature_id)
         report = selectors.adoption_report(feature=feature, window_days=window_days, segment=segment)

@@ -1,14 +1,14 @@
 """Bodies of the sales API: the handoff (the seed's request; an answer without the encrypted fields),
 opportunities, milestones and expansion readiness (the seed's response, with each figure's definition)."""
 
-from datetime import timedelta
 from decimal import Decimal
 
-from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from csintegration.api.datetimes import RFC3339DateTimeField
-from csintegration.api.fields import LabelField, PrefixedIdField
+from csintegration.api.datetimes import RFC3339DateTimeField, not_in_future
+from csintegration.api.fields import LabelField, PrefixedIdField, StrictDecimalField
+from csintegration.api.updates import CreateOnlyFieldsMixin
 
 from .. import periods
 from ..models import (
@@ -28,17 +28,6 @@ MILESTONE_ID_PREFIX = "ms"
 MAX_STAKEHOLDERS = 50
 MAX_CRITERIA = 20
 MAX_NOTES = 10_000
-#: how far ahead of the server's clock a reported time may be
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-class StrictDecimalField(serializers.DecimalField):
-    """A JSON number (no strings, no booleans), kept exactly as a decimal."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def money_field(**kwargs) -> StrictDecimalField:
@@ -52,6 +41,7 @@ def probability_field(**kwargs) -> StrictDecimalField:
     )
 
 
+@extend_schema_field({"type": "string", "pattern": periods.PERIOD_PATTERN, "example": "q1_2026"})
 class TimelineField(serializers.CharField):
     """A quarter or a month (see ``periods.py``), answered normalised."""
 
@@ -66,15 +56,9 @@ class TimelineField(serializers.CharField):
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
         try:
-            return periods.parse_period(text).label
+            return periods.parse_exact_period(text).label
         except periods.InvalidPeriod as exc:
             raise serializers.ValidationError(str(exc), code="invalid_period") from None
-
-
-def _not_in_future(value):
-    if value > timezone.now() + CLOCK_SKEW:
-        raise serializers.ValidationError("This time is in the future.", code="future")
-    return value
 
 
 # --- Handoff ----------------------------------------------------------------------------------------------
@@ -209,7 +193,9 @@ class HandoffResponseSerializer(serializers.Serializer):
 # --- Opportunities -----------------------------------------------------------------------------------------
 
 
-class OpportunitySerializer(serializers.Serializer):
+class OpportunitySerializer(CreateOnlyFieldsMixin, serializers.Serializer):
+    create_only_fields = ("customer_id",)
+
     opportunity_id = serializers.CharField(read_only=True, help_text="`opp_…`")
     customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX)
     type = serializers.ChoiceField(choices=OpportunityType.choices)
@@ -227,11 +213,6 @@ class OpportunitySerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
-    def validate_customer_id(self, value: str) -> str:
-        if self.instance is not None and value != self.instance.customer_id:
-            raise serializers.ValidationError("An opportunity stays with its customer.", code="immutable")
-        return value
-
 
 # --- Milestones --------------------------------------------------------------------------------------------
 
@@ -243,7 +224,7 @@ class MilestoneSerializer(serializers.Serializer):
         choices=MilestoneKind.choices, help_text="Each kind is reached once per customer"
     )
     achieved_at = RFC3339DateTimeField(
-        required=False, validators=[_not_in_future], help_text="When it was reached (default: now)"
+        required=False, validators=[not_in_future], help_text="When it was reached (default: now)"
     )
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     recorded_by = serializers.CharField(read_only=True, help_text="The OAuth client that recorded it")

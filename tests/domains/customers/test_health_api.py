@@ -339,7 +339,7 @@ def test_health_shows_breakdown_and_history(health_api, make_customer):
 
 def test_health_errors(api, health_api, make_customer):
     make_customer(health_score=50)
-    for value in ("abc", "-1", "201"):
+    for value in ("abc", "-1", "201", "²", "٣", ""):
         body = assert_problem(health_api.get(health_url("cust_12345"), {"history_limit": value}), 400)
         assert body["errors"][0]["field"] == "history_limit"
     assert_problem(health_api.get(health_url("cust_nobody")), 404)

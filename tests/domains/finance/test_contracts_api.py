@@ -1,10 +1,13 @@
 """Contracts and value reports through the API with real tokens: success paths, filters and every error
 path; the value report's note is encrypted at rest and never leaves in an event."""
 
+import json
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
 from rest_framework.test import APIClient
 
 from csintegration.api.models import IdempotencyRecord
@@ -90,14 +93,39 @@ def test_contract_filters_and_ordering(finance_api, make_customer, make_contract
     assert_problem(client.get(CONTRACTS, {"page_size": 501}), 400, "page_size")
 
 
+def test_an_amount_is_rounded_to_the_cent_within_the_range_the_schema_states(finance_api, make_customer):
+    # JSON Schema's multipleOf cannot say "cents" of a binary float (0.57 / 0.01 is not whole), so the
+    # schema states the range and a float's extra digits are rounded half-even, as every amount is.
+    make_customer("cust_12345")
+    body = {"customer_id": "cust_12345", "start_date": "2026-01-01", "end_date": "2026-12-31"}
+    created = finance_api.post(CONTRACTS, {**body, "contracted_value": 1.235}, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["contracted_value"] == 1.24
+    largest = finance_api.post(CONTRACTS, {**body, "contracted_value": 999999999999.99}, format="json")
+    assert largest.status_code == 201, largest.content
+    schema = json.loads(
+        OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True))
+    )["components"]["schemas"]["ContractRequest"]["properties"]
+    assert schema["contracted_value"] == {
+        "type": "number",
+        "minimum": 0.0,
+        "maximum": 999999999999.99,
+        "description": "The value over the whole term",
+    }
+    assert schema["start_date"]["pattern"].startswith("^(197\\d|198\\d|")
+    assert schema["start_date"]["pattern"].endswith("|219\\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$")
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
         ({"contracted_value": -1}, "contracted_value"),
         ({"contracted_value": "1000"}, "contracted_value"),
         ({"contracted_value": True}, "contracted_value"),
-        ({"contracted_value": 1.234}, "contracted_value"),
+        ({"contracted_value": 1_000_000_000_000}, "contracted_value"),
         ({"start_date": "2026-02-30"}, "start_date"),
+        ({"start_date": "20260101"}, "start_date"),
+        ({"start_date": "2026-W01-1"}, "start_date"),
         ({"end_date": "2025-12-31"}, "end_date"),
         ({"start_date": "0001-01-01"}, "start_date"),
         ({"end_date": "9999-12-31"}, "end_date"),

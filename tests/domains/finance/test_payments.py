@@ -10,10 +10,12 @@ import pytest
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
+from csintegration.api.datetimes import full_date_pattern
 from domains.customers.models import Customer, CustomerSignal
 from domains.finance import services
 from domains.finance.models import Payment, PaymentStanding
 from tests.celery_support import wait_until
+from tests.conftest import openapi_document
 
 from .conftest import BASE, assert_problem, days, events_of
 
@@ -186,6 +188,11 @@ def test_payment_errors(api, finance_api, make_customer, make_contract):
     assert_problem(finance_api.get(f"{PAYMENTS}/pay_missing"), 404)
     assert_problem(finance_api.patch(path, {"paid_date": "2999-01-01"}, format="json"), 400, "paid_date")
     assert_problem(finance_api.patch(path, {"customer_id": "cust_other"}, format="json"), 400, "customer_id")
+    unchanged = finance_api.patch(path, {"customer_id": "cust_12345", "amount": 2}, format="json")
+    assert unchanged.status_code == 200, unchanged.content
+    patched = openapi_document()["components"]["schemas"]["PatchedPaymentRequest"]["properties"]
+    assert patched["customer_id"]["readOnly"] is True
+    assert patched["due_date"]["pattern"] == patched["paid_date"]["pattern"] == full_date_pattern(1970, 2199)
     assert_problem(finance_api.delete(path), 405)
 
 

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from domains.finance.periods import quarter_period
 from domains.finance.terms import add_months
+from tests.conftest import openapi_document, query_parameter_schema
 
 from .conftest import BASE, assert_problem, days
 
@@ -126,3 +127,8 @@ def test_retention_errors(api, finance_api):
     assert_problem(APIClient().get(RETENTION, {"period": "2026-q1"}), 401)
     assert "finance:read" in assert_problem(api(scopes="customers:read").get(RETENTION), 403)["detail"]
     assert_problem(finance_api.post(RETENTION, {}, format="json"), 405)
+
+
+def test_the_period_says_it_has_started():
+    operation = openapi_document()["paths"]["/api/v1/cs-finance/retention"]["get"]
+    assert query_parameter_schema(operation, "period")["x-relative-to-now"] == {"latest_seconds": 0}

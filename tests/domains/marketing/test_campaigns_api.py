@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from domains.customers import services as customer_services
 from domains.customers.models import Customer
 from domains.marketing.models import Campaign, CampaignMember
+from tests.conftest import openapi_document
 
 from .conftest import BASE, assert_problem, dispatch_pending, error_fields, events_of
 
@@ -277,3 +278,29 @@ def test_a_retried_post_with_its_idempotency_key_enrols_once(marketing_api, audi
     assert again.json()["campaign_id"] == first.json()["campaign_id"]
     assert Campaign.objects.count() == 1 and CampaignMember.objects.count() == 4
     assert len(events_of("campaign_members_enrolled")) == 1
+
+
+def test_the_end_of_a_campaign_says_it_lies_after_now():
+    schemas = openapi_document()["components"]["schemas"]
+    for name in ("CampaignCreateRequest", "PatchedCampaignUpdateRequest"):
+        assert schemas[name]["properties"]["ends_at"]["x-relative-to-now"] == {"earliest_seconds": 0}
+
+
+def test_enrolling_a_group_that_can_hold_no_one_inserts_nothing(marketing_api, audience):
+    # A queryset Django knows to be empty (``none()``, ``pk__in=[]``) has no SQL: it was a 500.
+    from django.utils import timezone
+
+    from domains.customers.models import Customer
+    from domains.marketing import services
+    from domains.marketing.models import Campaign
+
+    campaign = Campaign.objects.get(
+        pk=marketing_api.post(CAMPAIGNS, SEED_CAMPAIGN, format="json").json()["campaign_id"]
+    )
+    for nobody in (Customer.objects.none(), Customer.objects.filter(pk__in=[])):
+        assert (
+            services._insert_members(
+                campaign=campaign, customers=nobody, group="holdout", source="segment", now=timezone.now()
+            )
+            == []
+        )

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from domains.marketing.models import Segment
+from tests.conftest import openapi_document
 
 from .conftest import BASE, assert_problem, error_fields
 
@@ -122,3 +123,10 @@ def test_a_segment_of_everyone_counts_everyone(marketing_api, customers):
     assert created.json()["size"] == 5
     listed = {s["key"]: s["size"] for s in marketing_api.get(SEGMENTS).json()["results"]}
     assert listed == {"at_risk": 3, "everyone": 5, "low_engagement": 2}
+
+
+def test_the_key_may_be_sent_back_unchanged(marketing_api):
+    same = marketing_api.patch(f"{SEGMENTS}/at_risk", {"key": "at_risk", "name": "At risk"}, format="json")
+    assert same.status_code == 200, same.content
+    properties = openapi_document()["components"]["schemas"]["PatchedSegmentRequest"]["properties"]
+    assert properties["key"]["readOnly"] is True

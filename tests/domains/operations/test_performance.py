@@ -17,6 +17,7 @@ from domains.operations.performance import (
 )
 from domains.operations.selectors import team_performance
 from domains.operations.tasks import snapshot_performance
+from tests.conftest import openapi_document, query_parameter_schema
 
 from .conftest import BASE
 
@@ -184,7 +185,7 @@ def test_an_empty_team_has_nothing_to_measure(ops_api):
     assert body["optimization_opportunities"] == []
 
 
-@pytest.mark.parametrize("value", ["0", "366", "abc", "1.5", "-3", ""])
+@pytest.mark.parametrize("value", ["0", "366", "abc", "1.5", "-3", "", "²", "٣"])
 def test_an_invalid_window_is_a_400(ops_api, value):
     response = ops_api().get(f"{BASE}/performance?window_days={value}")
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "window_days"
@@ -245,3 +246,12 @@ def test_the_daily_snapshot_keeps_each_window(history, settings):
     assert PerformanceSnapshot.objects.count() == 2
     assert snapshot_performance.apply().get() == 2  # the beat job: the day that just ended
     assert PerformanceSnapshot.objects.count() == 4
+
+
+def test_the_schema_states_the_window_the_view_reads():
+    operation = openapi_document()["paths"][f"{BASE}/performance"]["get"]
+    assert query_parameter_schema(operation, "window_days") == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 365,
+    }

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from csintegration.events.models import Event
 from domains.operations import services
 from domains.operations.models import CSTask, TaskStatus
+from tests.conftest import openapi_document
 
 from .conftest import BASE
 
@@ -164,3 +165,9 @@ def test_auth_methods_and_bodies(api, ops_api, tasks):
     )
     assert client.patch(f"{BASE}/tasks/{task_id}", "{", content_type="application/json").status_code == 400
     assert patch(client, "task_missing", {"status": "done"}).status_code == 404
+
+
+def test_the_patch_body_needs_a_field_as_its_schema_says():
+    schema = openapi_document()["components"]["schemas"]["PatchedTaskUpdateRequest"]
+    assert schema["minProperties"] == 1
+    assert set(schema["properties"]) == {"status", "satisfaction", "assignee", "due_at"}

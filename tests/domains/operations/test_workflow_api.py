@@ -6,7 +6,9 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from csintegration.events.models import Event
+from domains.operations.actions import step_actions
 from domains.operations.models import CSTask, RunStatus, StepStatus, WorkflowRun
+from tests.conftest import openapi_document
 
 from .conftest import BASE, drain
 
@@ -283,3 +285,17 @@ def test_rules_are_listed_read_only(ops_api):
     assert client.get(f"{BASE}/rules/rule_default_health_drop").json()["name"].startswith("Health score drop")
     assert client.get(f"{BASE}/rules/rule_nope").status_code == 404
     assert client.post(f"{BASE}/rules", {}, format="json").status_code == 405
+
+
+def test_the_steps_a_request_may_name_are_the_registered_ones():
+    schemas = openapi_document()["components"]["schemas"]
+    steps = schemas["WorkflowRequestRequest"]["properties"]["automation_steps"]["items"]
+    enum = schemas[steps["allOf"][0]["$ref"].rsplit("/", 1)[1]]["enum"]
+    assert enum == [action.name for action in step_actions(available_only=True)] and enum
+
+
+def test_trigger_conditions_are_keyed_by_labels_as_the_schema_says():
+    conditions = openapi_document()["components"]["schemas"]["WorkflowRequestRequest"]["properties"][
+        "trigger_conditions"
+    ]
+    assert conditions["propertyNames"] == {"pattern": "^[A-Za-z0-9_.:-]{1,100}$"}

@@ -16,6 +16,7 @@ from domains.customers.models import Customer
 from domains.product import aggregates, selectors
 from domains.product.aggregates import today_utc
 from domains.product.models import AdoptionCell, AdoptionPopulation, AdoptionSnapshot
+from tests.conftest import openapi_document, query_parameter_schema
 
 from ..customers.test_customer_api import assert_problem
 from .conftest import BASE, record_usage
@@ -362,3 +363,15 @@ def test_the_rules_read_low_segments_weak_links_and_falling_adoption(product_api
         ("weak_success_link", None),
         ("falling_adoption", None),
     }
+
+
+def test_the_schema_states_the_window_the_view_reads(product_api, make_feature):
+    operation = openapi_document()["paths"][f"{BASE}/adoption/{{feature_id}}"]["get"]
+    assert query_parameter_schema(operation, "window_days") == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 90,
+    }
+    make_feature()
+    assert product_api.get(adoption_url(), {"window_days": "90"}).status_code == 200
+    assert_problem(product_api.get(adoption_url(), {"window_days": "²"}), 400, "validation-error")

@@ -11,6 +11,7 @@ from csintegration.api.models import IdempotencyRecord
 from csintegration.events.models import Event
 from domains.product import services
 from domains.product.models import Feedback, FeedbackTransition
+from tests.conftest import openapi_document
 
 from ..customers.test_customer_api import assert_problem
 from .conftest import BASE, events_of
@@ -312,3 +313,21 @@ def test_open_feedback_is_rescored_as_its_customer_changes(product_api, customer
     assert after.priority_score == expected_score(0.75, 0.75, 900000, 10) > before
     assert after.priority_inputs["health_score"] == 10
     assert services.feedback_priorities_refresh() == 0
+
+
+def test_an_update_names_a_field_as_its_schema_says(product_api, feedback_id):
+    body = assert_problem(patch(product_api, feedback_id, {}), 400, "validation-error")
+    assert body["errors"][0]["code"] == "empty"
+    schema = openapi_document()["components"]["schemas"]["PatchedFeedbackUpdateRequest"]
+    assert schema["minProperties"] == 1
+
+
+def test_a_feature_id_may_be_sent_back_unchanged_not_changed(product_api, make_feature):
+    make_feature("feat_analytics")
+    url = f"{BASE}/features/feat_analytics"
+    same = product_api.patch(url, {"feature_id": "feat_analytics", "name": "Reports"}, format="json")
+    assert same.status_code == 200, same.content
+    changed = assert_problem(product_api.patch(url, {"feature_id": "feat_other"}, format="json"), 400)
+    assert [(e["field"], e["code"]) for e in changed["errors"]] == [("feature_id", "immutable")]
+    properties = openapi_document()["components"]["schemas"]["PatchedFeatureRequest"]["properties"]
+    assert properties["feature_id"]["readOnly"] is True

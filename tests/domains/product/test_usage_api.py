@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from domains.customers.models import Customer, CustomerSignal, HealthSnapshot
 from domains.product.aggregates import today_utc
 from domains.product.models import AdoptionCell, Feature, FeatureAdoption, FeatureUsage
-from tests.conftest import sign_request_kwargs
+from tests.conftest import openapi_document, sign_request_kwargs
 
 from ..customers.test_customer_api import assert_problem
 from .conftest import BASE, events_of, signed_post
@@ -296,3 +296,9 @@ def test_a_threshold_change_recomputes_adoption(product_api, customer_and_featur
     assert Customer.objects.get(pk="cust_12345").adoption_rate == 0.5
     body = product_api.get(f"{BASE}/adoption/feat_analytics").json()
     assert body["adoption_metrics"]["adopters"] == 1 and body["recomputing"] is False
+
+
+def test_the_days_usage_may_be_for_are_in_the_schema(settings):
+    settings.PRODUCT_USAGE_RETENTION_DAYS, settings.PRODUCT_USAGE_FUTURE_DAYS = 400, 2
+    date = openapi_document()["components"]["schemas"]["UsageRequest"]["properties"]["date"]
+    assert date["x-relative-to-now"] == {"earliest_seconds": -399 * 86400, "latest_seconds": 2 * 86400}

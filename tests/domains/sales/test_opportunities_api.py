@@ -5,6 +5,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from domains.sales.models import Opportunity
+from domains.sales.periods import PERIOD_PATTERN
+from tests.conftest import openapi_document, query_parameter_schema
 
 from .conftest import BASE, assert_problem, error_fields, events_of
 
@@ -142,7 +144,8 @@ def test_a_bad_filter_is_a_400(sales_api, query):
         ({"type": "resale"}, {"type"}),
         ({"probability": 1.5}, {"probability"}),
         ({"probability": "0.5"}, {"probability"}),
-        ({"probability": 0.123456}, {"probability"}),
+        ({"probability": 1.00005}, {"probability"}),
+        ({"value_estimate": 1e12}, {"value_estimate"}),
         ({"value_estimate": -5}, {"value_estimate"}),
         ({"value_estimate": True}, {"value_estimate"}),
         ({"timeline": "next year"}, {"timeline"}),
@@ -181,3 +184,43 @@ def test_tokens_and_scopes(api, acme):
         in assert_problem(reader.post(OPPORTUNITIES, SEED_OPPORTUNITY, format="json"), 403)["detail"]
     )
     assert_problem(api(scopes="customers:read").get(OPPORTUNITIES), 403)
+
+
+def test_periods_are_read_as_the_schema_states_them(sales_api, acme):
+    document = openapi_document()
+    timeline = document["components"]["schemas"]["OpportunityRequest"]["properties"]["timeline"]
+    assert timeline["pattern"] == PERIOD_PATTERN
+    listing = document["paths"][OPPORTUNITIES]["get"]
+    assert query_parameter_schema(listing, "period")["pattern"] == PERIOD_PATTERN
+    assert query_parameter_schema(listing, "customer_id")["pattern"] == "^cust_[A-Za-z0-9_-]{1,59}$"
+    # As sent: a blank around the period is not in the pattern, so not taken.
+    for timeline in (" q1_2026", "q1_2026 ", "q1_1999", "2101-01", "2026-13"):
+        refused = sales_api.post(OPPORTUNITIES, dict(SEED_OPPORTUNITY, timeline=timeline), format="json")
+        assert_problem(refused, 400)
+        assert error_fields(refused) == {"timeline"}
+    assert_problem(sales_api.get(OPPORTUNITIES, {"period": " 2026-02"}), 400)
+    assert sales_api.get(OPPORTUNITIES, {"period": "Q1-2100"}).status_code == 200
+
+
+def test_an_opportunity_stays_with_its_customer(sales_api, acme):
+    created = sales_api.post(OPPORTUNITIES, SEED_OPPORTUNITY, format="json").json()
+    url = f"{OPPORTUNITIES}/{created['opportunity_id']}"
+    same = sales_api.patch(url, {"customer_id": created["customer_id"], "product": "More"}, format="json")
+    assert same.status_code == 200, same.content
+    moved = sales_api.patch(url, {"customer_id": "cust_other"}, format="json")
+    assert_problem(moved, 400)
+    assert error_fields(moved) == {"customer_id"}
+    patched = openapi_document()["components"]["schemas"]["PatchedOpportunityRequest"]
+    assert patched["properties"]["customer_id"]["readOnly"] is True
+
+
+def test_numbers_are_rounded_to_their_places_within_the_range_the_schema_states(sales_api, acme):
+    # As every amount of the platform (csintegration.api.fields.StrictDecimalField): JSON Schema cannot
+    # say "4 decimals" of a binary float, so the schema states the range and extra digits are rounded.
+    body = dict(SEED_OPPORTUNITY, probability=0.123456, value_estimate=123.456)
+    created = sales_api.post(OPPORTUNITIES, body, format="json")
+    assert created.status_code == 201, created.content
+    assert (created.json()["probability"], created.json()["value_estimate"]) == (0.1235, 123.46)
+    properties = openapi_document()["components"]["schemas"]["OpportunityRequest"]["properties"]
+    assert (properties["probability"]["minimum"], properties["probability"]["maximum"]) == (0.0, 1.0)
+    assert properties["value_estimate"]["maximum"] == 999999999999.99
