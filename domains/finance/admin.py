@@ -109,7 +109,8 @@ class ContractAdmin(PlatformModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         raw = request.GET.get("months", "")
-        months = int(raw) if raw.isdigit() else RETENTION_MONTHS_DEFAULT
+        # isascii: str.isdigit() also accepts "²", which int() refuses
+        months = int(raw) if raw.isascii() and raw.isdigit() else RETENTION_MONTHS_DEFAULT
         months = max(1, min(months, RETENTION_MONTHS_MAX))
         include = request.GET.get("include_reactivation", "true") != "false"
         context = {

@@ -339,7 +339,7 @@ def dig(data: Any, parts: list[str]) -> Any:
             if part not in current:
                 return MISSING
             current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+        elif isinstance(current, list) and part.isascii() and part.isdigit() and int(part) < len(current):
             current = current[int(part)]
         else:
             return MISSING
