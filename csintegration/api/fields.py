@@ -114,3 +114,23 @@ class StrictDecimalFieldSchema(OpenApiSerializerFieldExtension):
         if field.min_value is not None:
             schema["minimum"] = float(field.min_value)
         return schema
+
+
+class UniqueListField(serializers.ListField):
+    """A list whose values may each appear once; the schema says so (``uniqueItems``)."""
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        if len(set(values)) != len(values):
+            raise serializers.ValidationError("Each value may appear once.", code="duplicate")
+        return values
+
+
+class UniqueListFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = UniqueListField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        # drf-spectacular's own array mapping (items with their validators, min/maxItems), plus the rule.
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, "uniqueItems": True}

@@ -197,3 +197,12 @@ def test_a_time_bound_by_the_servers_clock_says_its_window():
     assert old.value.detail == [f"Before {(today - timedelta(days=2)).isoformat()}."]
     request = _document()["components"]["schemas"]["HealthChangeRequestRequest"]["properties"]["timestamp"]
     assert request["x-relative-to-now"] == {"latest_seconds": 300}
+
+
+def test_a_list_whose_values_may_appear_once_says_so():
+    """The handoff refuses a repeated success criterion (test_handoff_api.py); the document must
+    say so, or a client generating from it sends a 'valid' request that is refused."""
+    criteria = _document()["components"]["schemas"]["HandoffDataRequest"]["properties"]["success_criteria"]
+    assert criteria["uniqueItems"] is True
+    assert criteria["maxItems"] == 20
+    assert criteria["items"]["pattern"] == "^[A-Za-z0-9_.:-]{1,100}$"

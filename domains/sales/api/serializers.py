@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from csintegration.api.datetimes import RFC3339DateTimeField, not_in_future
-from csintegration.api.fields import LabelField, PrefixedIdField, StrictDecimalField
+from csintegration.api.fields import LabelField, PrefixedIdField, StrictDecimalField, UniqueListField
 from csintegration.api.updates import CreateOnlyFieldsMixin
 
 from .. import periods
@@ -64,14 +64,6 @@ class TimelineField(serializers.CharField):
 # --- Handoff ----------------------------------------------------------------------------------------------
 
 
-class UniqueLabelsField(serializers.ListField):
-    def to_internal_value(self, data):
-        values = super().to_internal_value(data)
-        if len(set(values)) != len(values):
-            raise serializers.ValidationError("Each value may appear once.", code="duplicate")
-        return values
-
-
 class HandoffDataSerializer(serializers.Serializer):
     deal_value = money_field(help_text="The deal's value, in the account's currency")
     contract_terms = LabelField(help_text="e.g. 3_year")
@@ -82,7 +74,7 @@ class HandoffDataSerializer(serializers.Serializer):
         default=list,
         help_text="Stakeholders' e-mails: stored encrypted, never answered or published",
     )
-    success_criteria = UniqueLabelsField(
+    success_criteria = UniqueListField(
         child=LabelField(),
         max_length=MAX_CRITERIA,
         required=False,
