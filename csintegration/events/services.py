@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from csintegration.db import bulk_insert
 from csintegration.observability import metrics
 from csintegration.observability.logs import note_published
 from csintegration.tasks import enqueue, enqueue_many
@@ -186,7 +187,7 @@ def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
     if not events:
         return []
     with transaction.atomic():
-        Event.objects.bulk_create(events, batch_size=500)
+        bulk_insert(Event, events)
         _count_published(events)
         pending = events
         if len(events) <= settings.EVENTS_INLINE_MAX_BATCH:
@@ -216,7 +217,7 @@ def event_record_past_many(messages: Iterable[EventMessage]) -> list[Event]:
         )
         event.dispatched_at, event.next_attempt_at = event.occurred_at, None
         events.append(event)
-    Event.objects.bulk_create(events, batch_size=500)
+    bulk_insert(Event, events)
     return events
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from csintegration.db import bulk_update_values, locked_by_key
+from csintegration.db import bulk_insert, bulk_update_values, locked_by_key
 from csintegration.events import EventMessage, publish_many
 
 from . import events, scoring, selectors
@@ -247,9 +247,7 @@ def _finish(
     for (outcome, attribute), event in zip(targets, published, strict=True):
         setattr(outcome, attribute, event.event_id)
         setattr(outcome.snapshot, attribute, event.event_id)
-    HealthSnapshot.objects.bulk_create(
-        [o.snapshot for o in outcomes if o.snapshot is not None], batch_size=500
-    )
+    bulk_insert(HealthSnapshot, [o.snapshot for o in outcomes if o.snapshot is not None])
 
 
 def _compute_and_finish(

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from csintegration.api.bulk import BulkItem, BulkItemResult, item_error
-from csintegration.db import bulk_update_values, locked_by_key, model_update
+from csintegration.db import bulk_insert, bulk_update_values, locked_by_key, model_update
 from csintegration.events import EventMessage, publish_many
 
 from . import events, health
@@ -194,8 +194,8 @@ def customer_bulk_upsert(*, items: Sequence[BulkItem]) -> list[BulkItemResult]:
             results.append(BulkItemResult(item.index, UPDATED, customer_id))
 
     snapshots = health.health_initial(customers=new_customers)
-    Customer.objects.bulk_create(new_customers, batch_size=500)
-    HealthSnapshot.objects.bulk_create(snapshots, batch_size=500)
+    bulk_insert(Customer, new_customers)
+    bulk_insert(HealthSnapshot, snapshots)
     messages = [
         EventMessage(events.CUSTOMER_CREATED.name, customer.customer_id, customer_payload(customer))
         for customer in new_customers
