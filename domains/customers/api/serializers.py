@@ -7,6 +7,7 @@ from rest_framework import serializers
 from csintegration.api.bulk import bulk_request_serializer, bulk_response_serializer
 from csintegration.api.datetimes import RFC3339DateTimeField, not_in_future
 from csintegration.api.fields import LabelField, PrefixedIdField, StrictDecimalField, StrictFloatField
+from csintegration.api.representation import PlannedRepresentationMixin
 
 from ..models import (
     MEASURE_BOUNDS,
@@ -29,7 +30,7 @@ MAX_BULK_RECORDS = 1000
 CUSTOMER_ID_PREFIX = "cust"
 
 
-class SuccessMetricsSerializer(serializers.Serializer):
+class SuccessMetricsSerializer(PlannedRepresentationMixin, serializers.Serializer):
     adoption_rate = serializers.FloatField(
         min_value=0, max_value=1, allow_null=True, required=False, help_text="0 to 1"
     )
@@ -39,7 +40,7 @@ class SuccessMetricsSerializer(serializers.Serializer):
     nps_score = serializers.IntegerField(min_value=-100, max_value=100, allow_null=True, required=False)
 
 
-class IntegrationStatusSerializer(serializers.Serializer):
+class IntegrationStatusSerializer(PlannedRepresentationMixin, serializers.Serializer):
     marketing = serializers.ChoiceField(
         choices=MarketingStatus.choices, source="marketing_status", required=False
     )
@@ -51,7 +52,7 @@ class IntegrationStatusSerializer(serializers.Serializer):
     )
 
 
-class CustomerSerializer(serializers.Serializer):
+class CustomerSerializer(PlannedRepresentationMixin, serializers.Serializer):
     """A customer. On create, ``customer_id`` may be given (``cust_…``); otherwise one is generated."""
 
     customer_id = PrefixedIdField(prefix=CUSTOMER_ID_PREFIX, required=False)
