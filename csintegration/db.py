@@ -102,46 +102,44 @@ def _copy_rows(
             copy.write_row(row)
 
 
+#: from this many rows the bulk writes below stream them with COPY; fewer go in one statement, which costs
+#: fewer round trips (a request's one event or one snapshot stays one ``INSERT … RETURNING``)
+COPY_MIN_ROWS = 100
+
+
 def bulk_insert(model: type[ModelT], objects: Sequence[ModelT]) -> list[ModelT]:
-    """``bulk_create`` for many new rows. On PostgreSQL one ``COPY … FROM STDIN`` whatever the number of
-    rows: they stream in psycopg's compiled format, where ``bulk_create`` has psycopg quote one array
-    per column in Python (most of a 1000-row insert's time). An auto-increment key missing from a row is
-    drawn from its sequence first, so every row has its key after. No signals, as with ``bulk_create``."""
-    if not objects:
-        return list(objects)
-    if connection.vendor != "postgresql":
+    """``bulk_create`` for many new rows. On PostgreSQL, from COPY_MIN_ROWS rows, one ``COPY … FROM
+    STDIN``: the rows stream in psycopg's compiled format, where ``bulk_create`` has psycopg quote one
+    array per column in Python (most of a 1000-row insert's time). An auto-increment key missing from a
+    row is drawn from its sequence first, so every row has its key after. No signals, as with
+    ``bulk_create``."""
+    if connection.vendor != "postgresql" or len(objects) < COPY_MIN_ROWS:
         return model._default_manager.bulk_create(objects, batch_size=500)
+    real = connections[connection.alias]  # the connection itself, not the per-attribute proxy
     meta = model._meta
-    quote = connection.ops.quote_name
+    quote = real.ops.quote_name
     pk = meta.pk
-    missing = [obj for obj in objects if getattr(obj, pk.attname) is None]
-    if missing:
-        # An auto-increment key: the ids are drawn from its sequence first, so the rows have them after.
-        with connection.cursor() as cursor:
+    # Errors surface as Django's (an IntegrityError on a duplicate key), as from any other query.
+    with real.wrap_database_errors, real.cursor() as cursor:
+        missing = [obj for obj in objects if getattr(obj, pk.attname) is None]
+        if missing:
+            # An auto-increment key: the ids are drawn from its sequence first, so the rows have them after.
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                 [quote(meta.db_table), pk.column, len(missing)],
             )
             for obj, (value,) in zip(missing, cursor.fetchall(), strict=True):
                 setattr(obj, pk.attname, value)
-    fields = meta.concrete_fields
-    real = connections[connection.alias]  # the connection itself, not the per-attribute proxy
-    # Errors surface as Django's (an IntegrityError on a duplicate key), as from any other query.
-    with real.wrap_database_errors, real.cursor() as cursor:
-        _copy_rows(cursor, quote(meta.db_table), fields, objects, adding=True)
+        _copy_rows(cursor, quote(meta.db_table), meta.concrete_fields, objects, adding=True)
     for obj in objects:
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, real.alias
     return list(objects)
-
-
-#: from this many rows, ``bulk_update_values`` stages them with COPY (below, one VALUES statement is cheaper)
-COPY_UPDATE_MIN_ROWS = 100
 
 
 def bulk_update_values(
     model: type[models.Model], objects: Sequence[models.Model], fields: Sequence[str], batch_size: int = 1000
 ) -> None:
-    """``bulk_update`` for many rows, by primary key. On PostgreSQL, from COPY_UPDATE_MIN_ROWS rows, the
+    """``bulk_update`` for many rows, by primary key. On PostgreSQL, from COPY_MIN_ROWS rows, the
     rows are copied into a temporary table (``COPY``, as ``bulk_insert``) and applied with one
     ``UPDATE … FROM`` it; fewer go in one ``UPDATE … FROM (VALUES …)`` per batch. Both cost a fraction
     of the ``CASE WHEN`` statement Django builds (and of its time to build it)."""
@@ -159,7 +157,7 @@ def bulk_update_values(
     names = ", ".join(quote(column.column) for column in [pk, *columns])
     key = quote(pk.column)
     real = connections[connection.alias]
-    if len(objects) >= COPY_UPDATE_MIN_ROWS:
+    if len(objects) >= COPY_MIN_ROWS:
         staging = quote(f"staged_{meta.db_table}")
         # Only quoted model names are interpolated; the rows are data, never SQL.
         with transaction.atomic(using=real.alias), real.wrap_database_errors, real.cursor() as cursor:

@@ -152,29 +152,6 @@ def insert_rows(
             cursor.execute(sql, [value for row in batch for value in row])
 
 
-def update_objects(model, objects: Sequence[Any], fields: Sequence[str]) -> None:
-    """Save ``fields`` of ``objects`` by primary key: one ``UPDATE … FROM unnest(…)`` per batch on
-    PostgreSQL (a handful of parameters whatever the number of rows), the platform's
-    ``bulk_update_values`` elsewhere."""
-    if not objects:
-        return
-    if connection.vendor != "postgresql":
-        bulk_update_values(model, objects, fields)
-        return
-    table = _table(model)
-    columns = [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
-    arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
-    aliases = ", ".join(f"v{index}" for index in range(len(columns)))
-    sets = ", ".join(f"{_quote(column.column)} = v.v{index}" for index, column in enumerate(columns) if index)
-    key = _quote(columns[0].column)
-    # Only quoted model names, column types and placeholders are interpolated; every value is a parameter.
-    sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({aliases}) WHERE {table}.{key} = v.v0"  # noqa: S608
-    with connection.cursor() as cursor:
-        for start in range(0, len(objects), ARRAY_BATCH):
-            batch = objects[start : start + ARRAY_BATCH]
-            cursor.execute(sql, [[getattr(obj, column.attname) for obj in batch] for column in columns])
-
-
 def _upsert_add(model, keys: Sequence[str], values: Sequence[str], rows: Sequence[tuple]) -> None:
     """Add ``values`` to the rows of ``keys`` (creating them), in key order (the order rows are locked in)."""
     ordered = sorted(rows, key=lambda row: row[: len(keys)])
@@ -503,7 +480,7 @@ def adoption_apply(
         row.adopted_from, row.last_used_on, row.updated_at = adopted_from, last_used, now
         dirty.append(row)
     cells_add(cells)
-    update_objects(FeatureAdoption, dirty, ["adopted_from", "last_used_on", "updated_at"])
+    bulk_update_values(FeatureAdoption, dirty, ["adopted_from", "last_used_on", "updated_at"])
     return applied
 
 

@@ -1,6 +1,7 @@
-"""``bulk_insert`` writes what ``bulk_create`` writes (COPY on PostgreSQL, ``bulk_create`` elsewhere):
-the same columns, the keys known after, encrypted fields encrypted, a duplicate key an IntegrityError;
-``bulk_update_values`` writes what ``bulk_update`` writes, through either of its PostgreSQL paths."""
+"""``bulk_insert`` writes what ``bulk_create`` writes (COPY on PostgreSQL from COPY_MIN_ROWS rows,
+``bulk_create`` below and elsewhere): the same columns, the keys known after, encrypted fields encrypted,
+a duplicate key an IntegrityError; ``bulk_update_values`` writes what ``bulk_update`` writes, through
+either of its PostgreSQL paths. Each test runs with the rows streamed and with them inserted."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,7 +10,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 
-from csintegration.db import COPY_UPDATE_MIN_ROWS, bulk_insert, bulk_update_values
+from csintegration import db
+from csintegration.db import bulk_insert, bulk_update_values
 from csintegration.events.models import Event
 from domains.customers.models import Customer, HealthSnapshot
 from domains.product.models import Feedback
@@ -17,6 +19,13 @@ from domains.product.models import Feedback
 pytestmark = pytest.mark.django_db
 
 MOMENT = datetime(2026, 11, 30, 8, 15, 30, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True, params=["copy", "statement"])
+def write_path(request, monkeypatch):
+    """Every batch streamed with COPY (on PostgreSQL), or none: the few rows of a test take either path."""
+    monkeypatch.setattr(db, "COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
+    return request.param
 
 
 def _customers(prefix: str) -> list[Customer]:
@@ -119,8 +128,8 @@ def test_a_duplicate_key_is_an_integrity_error_and_nothing_of_the_batch_is_kept(
     ]
 
 
-@pytest.mark.parametrize("count", [3, COPY_UPDATE_MIN_ROWS + 5], ids=["values", "staged-copy"])
-def test_bulk_update_values_writes_what_bulk_update_writes(count):
+def test_bulk_update_values_writes_what_bulk_update_writes():
+    count = 3
     ours = [Customer(customer_id=f"cust_up{n}", name=f"Up {n}", arr=Decimal(n)) for n in range(count)]
     theirs = [Customer(customer_id=f"cust_upo{n}", name=f"Up {n}", arr=Decimal(n)) for n in range(count)]
     bulk_insert(Customer, ours + theirs)
