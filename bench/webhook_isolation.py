@@ -1,7 +1,7 @@
 """Outbound webhooks: a slow receiver must not delay another client's deliveries.
 
 Two runs of the same steady stream of events, in one session, on PostgreSQL and Redis with the
-``Procfile``'s webhooks worker (threads) and a dispatcher: first with one healthy receiver only (the
+``Procfile``'s webhooks worker and a dispatcher: first with one healthy receiver only (the
 baseline), then with a second endpoint, of another client, whose receiver drips its answer one byte
 every 0.5 s. Prints the healthy endpoint's event → arrival p50 and p99 in both runs and their ratio,
 and how the dripping endpoint's attempts ended (each cut off at the deadline).
@@ -32,6 +32,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from bench.run import procfile_commands  # noqa: E402
 from bench.webhook_delivery import BIN, Receiver, percentile, start, stop  # noqa: E402
 from csintegration.clients.models import IntegrationClient  # noqa: E402
 from csintegration.clients.services import client_create  # noqa: E402
@@ -145,18 +146,11 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     drip_stop = threading.Event()
     drip_url = drip_server(drip_stop, args.drip_interval)
+    # The Procfile's own webhooks worker, so that the figure is the one production gets.
+    webhooks = procfile_commands()["webhooks"]
     worker = start(
         [
-            str(BIN / "celery"),
-            "-A",
-            "csintegration",
-            "worker",
-            "--queues",
-            "webhooks",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "16",
+            *(word.replace(".venv/bin/", f"{BIN}/") for word in webhooks),
             "--loglevel",
             "WARNING",
             "--without-gossip",

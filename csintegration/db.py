@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -191,13 +190,3 @@ def bulk_update_values(
                 )
             )
             cursor.execute(sql, params)
-
-
-def advisory_lock(key: str) -> None:
-    """Serialise the rest of the transaction with every other holder of ``key`` (PostgreSQL's
-    transaction-scoped advisory lock; SQLite serialises writers already)."""
-    if connection.vendor != "postgresql":
-        return
-    digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [digest])

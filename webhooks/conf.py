@@ -56,9 +56,9 @@ conf = AppSettings(
     ),
     WEBHOOK_TASK_HOLD_SECONDS=Setting(
         float,
-        2.0,
+        0.25,
         "an attempt task waits this long for its requests; a slower one is recorded by its sending "
-        "thread when it ends, so a slow receiver holds no worker thread",
+        "thread when it ends, so a slow receiver holds no worker process",
     ),
     WEBHOOK_RECORD_WINDOW_SECONDS=Setting(
         float, 0.05, "attempts of a task that finish within this are recorded together; later ones alone"

@@ -21,11 +21,11 @@ from typing import Any
 
 import structlog
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from csintegration.db import advisory_lock, lock_rows
+from csintegration.db import bulk_update_values, lock_rows
 from csintegration.events.types import UnknownEventType, event_type_get
 from csintegration.observability import metrics
 from csintegration.queues import queue_depth
@@ -34,7 +34,15 @@ from csintegration.tasks import enqueue_after_commit, enqueue_many
 from . import retry, signing, transport
 from .conf import conf
 from .endpoints import ENDPOINT_DISABLED_ERROR, client_scopes, endpoint_disable
-from .models import Attempt, Delivery, DeliveryStatus, DisabledReason, Message, WebhookEndpoint
+from .models import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    DisabledReason,
+    EndpointSlot,
+    Message,
+    WebhookEndpoint,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -235,43 +243,134 @@ def _claimable(delivery: Delivery, lease_token: str | None, now: datetime) -> bo
     return True
 
 
+def _slot_lease(now: datetime) -> datetime:
+    """When an attempt's claim lapses (its delivery's lease and its slot's): the timeout and a margin."""
+    return now + timedelta(seconds=conf.WEBHOOK_TIMEOUT_SECONDS + conf.WEBHOOK_ATTEMPT_LEASE_MARGIN_SECONDS)
+
+
+def _free_slots(wanted: dict[str, int], now: datetime) -> dict[str, list[int]]:
+    """Up to ``wanted[endpoint]`` free slots of each endpoint, locked for this transaction. A slot that
+    another claim is taking right now is skipped (SKIP LOCKED), never waited for."""
+    limit = max(1, conf.WEBHOOK_ENDPOINT_CONCURRENCY)
+    taken: dict[str, list[int]] = {}
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(EndpointSlot._meta.db_table)
+        endpoint_ids = list(wanted)
+        with connection.cursor() as cursor:
+            # One statement for every endpoint of the batch; only quoted model names are interpolated.
+            cursor.execute(
+                "SELECT s.endpoint_id, s.id "  # noqa: S608 (a quoted table name only)
+                "FROM unnest(%s::varchar[], %s::int[]) AS w(endpoint_id, wanted) "
+                "CROSS JOIN LATERAL ("
+                f"  SELECT slot.id, slot.endpoint_id FROM {table} slot "
+                "  WHERE slot.endpoint_id = w.endpoint_id AND slot.number < %s "
+                "    AND (slot.lease_expires_at IS NULL OR slot.lease_expires_at <= %s) "
+                "  ORDER BY slot.number LIMIT w.wanted FOR UPDATE SKIP LOCKED"
+                ") s",
+                [endpoint_ids, [wanted[pk] for pk in endpoint_ids], limit, now],
+            )
+            for endpoint_id, slot_id in cursor.fetchall():
+                taken.setdefault(endpoint_id, []).append(slot_id)
+        return taken
+    for endpoint_id, count in wanted.items():  # SQLite serialises writers: no row lock to skip
+        free = EndpointSlot.objects.filter(endpoint_id=endpoint_id, number__lt=limit).filter(
+            Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+        )
+        ids = list(lock_rows(free.order_by("number"), skip_locked=True).values_list("id", flat=True)[:count])
+        if ids:
+            taken[endpoint_id] = ids
+    return taken
+
+
+def _take_slots(wanted: dict[str, int], now: datetime) -> dict[str, list[int]]:
+    """Free slots for the wanted attempts; an endpoint short of its ``WEBHOOK_ENDPOINT_CONCURRENCY``
+    slots (a new endpoint, a raised limit) gets the missing ones first."""
+    taken = _free_slots(wanted, now)
+    short = [pk for pk, count in wanted.items() if len(taken.get(pk, ())) < count]
+    if not short:
+        return taken
+    limit = max(1, conf.WEBHOOK_ENDPOINT_CONCURRENCY)
+    existing = dict(
+        EndpointSlot.objects.filter(endpoint_id__in=short, number__lt=limit)
+        .values("endpoint_id")
+        .annotate(count=Count("id"))
+        .values_list("endpoint_id", "count")
+    )
+    missing = [pk for pk in short if existing.get(pk, 0) < limit]
+    if not missing:
+        return taken
+    EndpointSlot.objects.bulk_create(
+        [EndpointSlot(endpoint_id=pk, number=number) for pk in missing for number in range(limit)],
+        ignore_conflicts=True,
+    )
+    more = _free_slots({pk: wanted[pk] - len(taken.get(pk, ())) for pk in missing}, now)
+    for pk, ids in more.items():
+        taken.setdefault(pk, []).extend(ids)
+    return taken
+
+
 def _within_endpoint_limits(
-    claimable: list[Delivery], now: datetime
+    claimable: list[Delivery], now: datetime, token: str
 ) -> tuple[list[Delivery], dict[float, list[Delivery]], dict[float, list[Delivery]]]:
     """Split ``claimable`` into what may be sent now, what waits a moment and what rests: at most
-    ``WEBHOOK_ENDPOINT_CONCURRENCY`` attempts are in flight to one endpoint. A delivery of a busy but
-    fast endpoint is queued again after about as long as its oldest attempt in flight has been running
-    (from 0.2 s). One of a slow endpoint (its oldest attempt has run ``WEBHOOK_SLOW_ENDPOINT_SECONDS``)
-    rests in the database, due after up to ``WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS``, and the dispatcher
-    queues no more of them than the endpoint has free slots: a slow receiver's backlog costs no task
-    per delivery per wait. Claims of an endpoint are serialised (an advisory lock per endpoint, taken
-    in order) so the limit is exact under concurrency."""
-    endpoint_ids = sorted({delivery.endpoint_id for delivery in claimable})
-    for endpoint_id in endpoint_ids:
-        advisory_lock(f"webhooks.endpoint:{endpoint_id}")
-    in_flight = (
-        Delivery.objects.filter(
-            endpoint_id__in=endpoint_ids, in_flight_since__isnull=False, lease_expires_at__gt=now
-        )
-        .values("endpoint_id")
-        .annotate(count=Count("id"), oldest=Min("in_flight_since"))
-    )
-    busy = {row["endpoint_id"]: row["count"] for row in in_flight}
-    running_for = {row["endpoint_id"]: (now - row["oldest"]).total_seconds() for row in in_flight}
-    limit = max(1, conf.WEBHOOK_ENDPOINT_CONCURRENCY)
+    ``WEBHOOK_ENDPOINT_CONCURRENCY`` attempts are in flight to one endpoint, one per slot (see
+    ``EndpointSlot``); those admitted hold theirs from here. A delivery of a busy but fast endpoint is
+    queued again after about as long as its oldest attempt in flight has been running (from 0.2 s). One
+    of a slow endpoint (its oldest attempt has run ``WEBHOOK_SLOW_ENDPOINT_SECONDS``) rests in the
+    database, due after up to ``WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS``, and the dispatcher queues no more
+    of them than the endpoint has free slots: a slow receiver's backlog costs no task per delivery per
+    wait."""
+    wanted: dict[str, int] = {}
+    for delivery in claimable:
+        wanted[delivery.endpoint_id] = wanted.get(delivery.endpoint_id, 0) + 1
+    taken = _take_slots(wanted, now)
     admitted: list[Delivery] = []
+    overflow: list[Delivery] = []
+    held: list[EndpointSlot] = []
+    lease = _slot_lease(now)
+    for delivery in claimable:
+        free = taken.get(delivery.endpoint_id)
+        if not free:
+            overflow.append(delivery)
+            continue
+        held.append(
+            EndpointSlot(pk=free.pop(), delivery_id=delivery.pk, claim_token=token, lease_expires_at=lease)
+        )
+        admitted.append(delivery)
+    bulk_update_values(EndpointSlot, held, ["delivery_id", "claim_token", "lease_expires_at"])
     waiting: dict[float, list[Delivery]] = {}
     resting: dict[float, list[Delivery]] = {}
-    for delivery in claimable:
-        if busy.get(delivery.endpoint_id, 0) < limit:
-            busy[delivery.endpoint_id] = busy.get(delivery.endpoint_id, 0) + 1
-            admitted.append(delivery)
-            continue
-        running = running_for.get(delivery.endpoint_id, 0.0)
+    if not overflow:
+        return admitted, waiting, resting
+    oldest = dict(
+        Delivery.objects.filter(
+            endpoint_id__in={delivery.endpoint_id for delivery in overflow},
+            in_flight_since__isnull=False,
+            lease_expires_at__gt=now,
+        )
+        .values("endpoint_id")
+        .annotate(oldest=Min("in_flight_since"))
+        .values_list("endpoint_id", "oldest")
+    )
+    for delivery in overflow:
+        since = oldest.get(delivery.endpoint_id)
+        running = (now - since).total_seconds() if since is not None else 0.0
         delay = min(max(running, MIN_BUSY_DELAY), conf.WEBHOOK_ENDPOINT_BUSY_DELAY_SECONDS)
         slow = running >= conf.WEBHOOK_SLOW_ENDPOINT_SECONDS
         (resting if slow else waiting).setdefault(round(delay, 1), []).append(delivery)
     return admitted, waiting, resting
+
+
+def slots_release(claims: list[Claim]) -> None:
+    """Give back the slots of recorded attempts (only those of these claims: a newer claim of the same
+    delivery holds its own)."""
+    if not claims:
+        return
+    EndpointSlot.objects.filter(
+        endpoint_id__in={claim.endpoint_id for claim in claims},
+        claim_token__in={claim.token for claim in claims},
+        delivery_id__in=[claim.delivery_id for claim in claims],
+    ).update(delivery_id="", claim_token="", lease_expires_at=None)
 
 
 def _wait_for_a_free_slot(waiting: dict[float, list[Delivery]], now: datetime) -> None:
@@ -314,16 +413,15 @@ def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None)
         claimable = [delivery for delivery in rows if _claimable(delivery, lease_token, now)]
         if not claimable:
             return []
-        claimed, waiting, resting = _within_endpoint_limits(claimable, now)
+        token = uuid.uuid4().hex
+        claimed, waiting, resting = _within_endpoint_limits(claimable, now, token)
         _wait_for_a_free_slot(waiting, now)
         _rest_until_a_slot_frees(resting, now)
         if not claimed:
             return []
-        token = uuid.uuid4().hex
         Delivery.objects.filter(pk__in=[delivery.pk for delivery in claimed]).update(
             lease_token=token,
-            lease_expires_at=now
-            + timedelta(seconds=conf.WEBHOOK_TIMEOUT_SECONDS + conf.WEBHOOK_ATTEMPT_LEASE_MARGIN_SECONDS),
+            lease_expires_at=_slot_lease(now),
             in_flight_since=now,
             updated_at=now,
         )
@@ -558,6 +656,7 @@ def deliveries_record_attempts(*, outcomes: list[tuple[Claim, transport.PostResu
                 failing.add(delivery.endpoint_id)
         Attempt.objects.bulk_create(attempts)
         _save_recorded(recorded, advanced)
+        slots_release([claim for claim, _ in outcomes])
         recovered = [pk for pk in working if endpoints[pk].failing_since is not None]
         if recovered:
             WebhookEndpoint.objects.filter(pk__in=recovered).update(failing_since=None)

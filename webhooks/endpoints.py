@@ -183,6 +183,7 @@ def endpoint_disable(
         last_error=ENDPOINT_DISABLED_ERROR,
         updated_at=now,
     )
+    endpoint.slots.update(delivery_id="", claim_token="", lease_expires_at=None)
     logger.warning("Webhook endpoint %s disabled (%s). %s", endpoint.pk, reason, detail)
     if notify:
         transaction.on_commit(lambda: _notify_operators_disabled(endpoint.pk, reason, detail))

@@ -155,3 +155,27 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} #{self.number}"
+
+
+class EndpointSlot(models.Model):
+    """One of an endpoint's ``WEBHOOK_ENDPOINT_CONCURRENCY`` places for an attempt in flight.
+
+    A claim takes free slots with ``FOR UPDATE SKIP LOCKED``, so claims of one endpoint never wait for
+    each other, and no two attempts hold one slot: the limit is exact under concurrency without a lock
+    that every claim queues on. An attempt gives its slot back when it is recorded; a slot whose
+    attempt was lost (its worker died) is free again when its lease lapses, with the delivery's.
+    """
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="slots")
+    number = models.PositiveSmallIntegerField()
+    #: the delivery whose attempt holds the slot, and the claim it was taken by (empty when free)
+    delivery_id = models.CharField(max_length=40, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=("endpoint", "number"), name="webhooks_slot_unique"),)
+        verbose_name = "endpoint slot"
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} slot {self.number}"

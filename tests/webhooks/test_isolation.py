@@ -11,14 +11,14 @@ from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from csintegration.celery import app as celery_app
 from csintegration.events import publish
 from tests.celery_support import QUEUES, purge_queues, wait_until
-from webhooks import deliveries, transport
-from webhooks.models import Delivery, DeliveryStatus
+from webhooks import deliveries, endpoints, transport
+from webhooks.models import Delivery, DeliveryStatus, DisabledReason, EndpointSlot, Message
 
 from .test_delivery_state import make_endpoint, make_event, owner  # noqa: F401  (fixture)
 
@@ -134,10 +134,10 @@ def test_a_slow_endpoints_backlog_rests_and_is_queued_no_faster_than_its_slots_f
             deliveries.message_create_for_event(event=make_event())
     rows = list(Delivery.objects.order_by("pk"))
     # Two attempts have been in flight for a while: the endpoint is slow.
+    for row in rows[:2]:
+        assert len(deliveries.deliveries_claim(delivery_ids=[row.pk], lease_token=row.lease_token)) == 1
     long_ago = timezone.now() - timedelta(seconds=5)
-    Delivery.objects.filter(pk__in=[row.pk for row in rows[:2]]).update(
-        in_flight_since=long_ago, lease_expires_at=timezone.now() + timedelta(seconds=30)
-    )
+    Delivery.objects.filter(pk__in=[row.pk for row in rows[:2]]).update(in_flight_since=long_ago)
     for row in rows[2:]:
         assert deliveries.deliveries_claim(delivery_ids=[row.pk], lease_token=row.lease_token) == []
     resting = Delivery.objects.filter(pk__in=[row.pk for row in rows[2:]])
@@ -153,6 +153,122 @@ def test_a_slow_endpoints_backlog_rests_and_is_queued_no_faster_than_its_slots_f
     with django_capture_on_commit_callbacks():
         assert deliveries.deliveries_dispatch_due() == 1  # one slot freed: one more queued
     assert slow.deliveries.filter(lease_expires_at__isnull=True, status=DeliveryStatus.PENDING).count() == 2
+
+
+@pytest.mark.django_db
+def test_an_attempt_holds_its_slot_until_it_is_recorded_or_its_lease_lapses(
+    owner,  # noqa: F811
+    loopback_allowed,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 1
+    endpoint = make_endpoint(owner, url="http://127.0.0.1:9/one")
+    with django_capture_on_commit_callbacks():
+        for _ in range(3):
+            deliveries.message_create_for_event(event=make_event())
+    first, second, third = Delivery.objects.order_by("pk")
+    [claim] = deliveries.deliveries_claim(delivery_ids=[first.pk], lease_token=first.lease_token)
+    slot = EndpointSlot.objects.get(endpoint=endpoint)
+    assert (slot.delivery_id, slot.claim_token) == (first.pk, claim.token)
+    assert deliveries.deliveries_claim(delivery_ids=[second.pk], lease_token=second.lease_token) == []
+
+    deliveries.deliveries_record_attempts(outcomes=[(claim, transport.PostResult(200, 5))])
+    slot.refresh_from_db()
+    assert (slot.delivery_id, slot.claim_token, slot.lease_expires_at) == ("", "", None)
+    second.refresh_from_db()  # queued again for a moment later, under a new lease
+    Delivery.objects.filter(pk=second.pk).update(next_attempt_at=timezone.now())
+    [claim] = deliveries.deliveries_claim(delivery_ids=[second.pk], lease_token=second.lease_token)
+    assert EndpointSlot.objects.get(endpoint=endpoint).delivery_id == second.pk
+
+    # The worker sending the second died: its slot is free once the attempt's lease lapses.
+    lapsed = timezone.now() - timedelta(seconds=1)
+    EndpointSlot.objects.filter(endpoint=endpoint).update(lease_expires_at=lapsed)
+    assert len(deliveries.deliveries_claim(delivery_ids=[third.pk], lease_token=third.lease_token)) == 1
+    assert EndpointSlot.objects.get(endpoint=endpoint).delivery_id == third.pk
+    # The lost attempt's late record gives back no slot it no longer holds.
+    deliveries.deliveries_record_attempts(outcomes=[(claim, transport.PostResult(200, 5))])
+    assert EndpointSlot.objects.get(endpoint=endpoint).delivery_id == third.pk
+
+
+@pytest.mark.django_db
+def test_a_raised_limit_adds_slots_and_a_disabled_endpoint_frees_them(
+    owner,  # noqa: F811
+    loopback_allowed,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 1
+    endpoint = make_endpoint(owner, url="http://127.0.0.1:9/raised")
+    with django_capture_on_commit_callbacks():
+        for _ in range(3):
+            deliveries.message_create_for_event(event=make_event())
+
+    def claim_each() -> int:
+        Delivery.objects.filter(in_flight_since__isnull=True).update(next_attempt_at=timezone.now())
+        return sum(
+            len(deliveries.deliveries_claim(delivery_ids=[row.pk], lease_token=row.lease_token))
+            for row in Delivery.objects.filter(in_flight_since__isnull=True)
+        )
+
+    assert claim_each() == 1
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 3
+    assert claim_each() == 2
+    assert EndpointSlot.objects.filter(endpoint=endpoint).exclude(delivery_id="").count() == 3
+    endpoints.endpoint_disable(endpoint=endpoint, reason=DisabledReason.MANUAL, detail="test", notify=False)
+    assert not EndpointSlot.objects.filter(endpoint=endpoint).exclude(delivery_id="").exists()
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_never_pass_the_limit(
+    owner,  # noqa: F811
+    loopback_allowed,
+    settings,
+):
+    settings.WEBHOOK_ENDPOINT_CONCURRENCY = 3
+    endpoint = make_endpoint(owner, url="http://127.0.0.1:9/crowd")
+    now = timezone.now()
+    rows = [
+        Delivery.objects.create(
+            message=Message.objects.create(
+                event_id=f"evt_crowd{number}", event_type="health_score_change", body="{}", occurred_at=now
+            ),
+            endpoint=endpoint,
+            event_type="health_score_change",
+            next_attempt_at=now,
+            lease_token=f"lease{number}",
+            lease_expires_at=now + timedelta(seconds=30),
+        )
+        for number in range(24)
+    ]
+    barrier = threading.Barrier(8)
+    claimed: list[str] = []
+    errors: list[BaseException] = []
+
+    def claim(part: list[Delivery]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for row in part:
+                got = deliveries.deliveries_claim(delivery_ids=[row.pk], lease_token=row.lease_token)
+                claimed.extend(item.delivery_id for item in got)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim, args=(rows[index::8],)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    assert len(claimed) == 3  # three slots: the other 21 wait for one
+    in_flight = Delivery.objects.filter(endpoint=endpoint, in_flight_since__isnull=False)
+    assert sorted(in_flight.values_list("pk", flat=True)) == sorted(claimed)
+    assert sorted(
+        EndpointSlot.objects.filter(endpoint=endpoint).values_list("delivery_id", flat=True)
+    ) == sorted(claimed)
 
 
 # On Redis only: the in-memory test broker hands a threads-pool worker its messages every couple of
