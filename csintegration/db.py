@@ -31,6 +31,30 @@ def locked_by_key(model: type[ModelT], keys: Iterable[Any]) -> dict[Any, ModelT]
     return {row.pk: row for row in rows}
 
 
+def insert_unless_present(obj: models.Model, *, unique: Sequence[str]) -> bool:
+    """Insert ``obj`` unless a row with the same ``unique`` columns exists; True when this call wrote
+    it. One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL, SQLite 3.35+) rather than an
+    insert and a read back. ``obj``'s primary key must be set (a client-side default)."""
+    meta = obj._meta
+    quote = connection.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not isinstance(field, models.AutoField)]
+    for field in fields:
+        if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
+            field.pre_save(obj, add=True)
+    values = [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
+    conflict = ", ".join(quote(meta.get_field(name).column) for name in unique)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({conflict}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:  # only quoted model names are interpolated
+        cursor.execute(sql, values)
+        inserted = cursor.fetchone() is not None
+    obj._state.adding, obj._state.db = not inserted, connection.alias if inserted else None
+    return inserted
+
+
 def model_update(
     *, instance: ModelT, data: dict[str, Any], fields: Sequence[str], save: bool = True
 ) -> dict[str, tuple[Any, Any]]:

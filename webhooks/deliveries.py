@@ -25,7 +25,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from csintegration.db import bulk_update_values, lock_rows
+from csintegration.db import bulk_update_values, insert_unless_present, lock_rows
 from csintegration.events.types import UnknownEventType, event_type_get
 from csintegration.observability import metrics
 from csintegration.queues import queue_depth
@@ -95,21 +95,17 @@ def message_create_for_event(*, event: Any) -> Message:
     body = json.dumps(event.body(), cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
     now = timezone.now()
     with transaction.atomic():
-        # INSERT … ON CONFLICT DO NOTHING, then read back whichever row won: two round trips.
-        candidate = Message(
+        message = Message(
             event_id=event.event_id,
             event_type=event.event_type,
             customer_id=event.customer_id,
             body=body,
             occurred_at=event.occurred_at,
         )
-        Message.objects.bulk_create([candidate], ignore_conflicts=True)
-        message = Message.objects.get(event_id=event.event_id)
-        already = (
-            set()
-            if message.pk == candidate.pk
-            else set(message.deliveries.values_list("endpoint_id", flat=True))
-        )
+        already: set[str] = set()
+        if not insert_unless_present(message, unique=["event_id"]):  # a second run: read what won
+            message = Message.objects.get(event_id=event.event_id)
+            already = set(message.deliveries.values_list("endpoint_id", flat=True))
         candidates = (
             WebhookEndpoint.objects.filter(is_active=True)
             .select_related("client")

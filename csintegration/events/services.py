@@ -137,23 +137,24 @@ def _count_published(events: list[Event]) -> None:
     note_published([event.event_id for event in events])
 
 
-def _run_inline_subscribers(event: Event) -> bool:
-    """Run the inline subscribers of a new event in savepoints of the publishing transaction, each with
-    its receipt. True when they were all its subscribers and all succeeded: the event is then
-    dispatched with the transaction, and no fan-out is needed."""
+def _run_inline_subscribers(event: Event, receipts: list[EventReceipt] | None = None) -> bool:
+    """Run the inline subscribers of a new event in savepoints of the publishing transaction. True when
+    they were all its subscribers and all succeeded: the event is then dispatched with the
+    transaction, and no fan-out is needed. The receipts of those that succeeded are written with the
+    transaction too (into ``receipts`` when given, for the caller to write with others in one
+    statement): a subscriber's writes and its receipt commit or roll back together either way."""
     subscribers = subscribers_for(event.event_type)
     inline = [subscriber for subscriber in subscribers if subscriber.inline]
     if not inline:
         return False
-    succeeded = 0
+    done: list[EventReceipt] = []
     for subscriber in inline:
         try:
             with transaction.atomic():
                 subscriber.handler(event)
-                EventReceipt.objects.create(
-                    event=event, subscriber=subscriber.name, attempts=1, completed_at=timezone.now()
-                )
-            succeeded += 1
+            done.append(
+                EventReceipt(event=event, subscriber=subscriber.name, attempts=1, completed_at=timezone.now())
+            )
         except Exception:
             logger.warning(
                 "Inline subscriber %s failed on %s; the fan-out will retry it.",
@@ -161,7 +162,11 @@ def _run_inline_subscribers(event: Event) -> bool:
                 event.event_id,
                 exc_info=True,
             )
-    if succeeded < len(subscribers):
+    if receipts is None:
+        EventReceipt.objects.bulk_create(done)
+    else:
+        receipts += done
+    if len(done) < len(subscribers):
         return False
     event.dispatched_at, event.next_attempt_at, event.dispatch_attempts = timezone.now(), None, 1
     event.save(update_fields=["dispatched_at", "next_attempt_at", "dispatch_attempts"])
@@ -193,7 +198,9 @@ def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
         if len(events) <= settings.EVENTS_INLINE_MAX_BATCH:
             # A handful of events (one request's worth) gets the inline subscribers as publish() does;
             # a bulk batch leaves every subscriber to the fan-out, to keep its queries bounded.
-            pending = [event for event in events if not _run_inline_subscribers(event)]
+            receipts: list[EventReceipt] = []
+            pending = [event for event in events if not _run_inline_subscribers(event, receipts)]
+            EventReceipt.objects.bulk_create(receipts)
         if pending:
             transaction.on_commit(
                 partial(enqueue_dispatch_many, [(e.event_id, e.event_type) for e in pending])
