@@ -38,10 +38,8 @@ def insert_unless_present(obj: models.Model, *, unique: Sequence[str]) -> bool:
     meta = obj._meta
     quote = connection.ops.quote_name
     fields = [field for field in meta.concrete_fields if not isinstance(field, models.AutoField)]
-    for field in fields:
-        if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
-            field.pre_save(obj, add=True)
-    values = [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
+    # As Django's own insert: pre_save fills auto_now(_add) and the like, then the database value.
+    values = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
     conflict = ", ".join(quote(meta.get_field(name).column) for name in unique)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608

@@ -278,14 +278,21 @@ def _free_slots(wanted: dict[str, int], now: datetime) -> dict[str, list[int]]:
     return taken
 
 
+#: (endpoint id, limit) pairs known in this process to have all their slots: slot rows are only ever
+#: added (an endpoint's go with it), so a busy endpoint's claims need not count them again
+_SLOTTED: set[tuple[str, int]] = set()
+
+
 def _take_slots(wanted: dict[str, int], now: datetime) -> dict[str, list[int]]:
     """Free slots for the wanted attempts; an endpoint short of its ``WEBHOOK_ENDPOINT_CONCURRENCY``
     slots (a new endpoint, a raised limit) gets the missing ones first."""
     taken = _free_slots(wanted, now)
-    short = [pk for pk, count in wanted.items() if len(taken.get(pk, ())) < count]
+    limit = max(1, conf.WEBHOOK_ENDPOINT_CONCURRENCY)
+    short = [
+        pk for pk, count in wanted.items() if len(taken.get(pk, ())) < count and (pk, limit) not in _SLOTTED
+    ]
     if not short:
         return taken
-    limit = max(1, conf.WEBHOOK_ENDPOINT_CONCURRENCY)
     existing = dict(
         EndpointSlot.objects.filter(endpoint_id__in=short, number__lt=limit)
         .values("endpoint_id")
@@ -293,6 +300,9 @@ def _take_slots(wanted: dict[str, int], now: datetime) -> dict[str, list[int]]:
         .values_list("endpoint_id", "count")
     )
     missing = [pk for pk in short if existing.get(pk, 0) < limit]
+    complete = [(pk, limit) for pk in short if pk not in missing]
+    # Remembered once committed: a rolled-back claim leaves the slots it created uncreated.
+    transaction.on_commit(lambda: _SLOTTED.update(complete + [(pk, limit) for pk in missing]))
     if not missing:
         return taken
     EndpointSlot.objects.bulk_create(

@@ -23,6 +23,13 @@ from webhooks.models import Delivery, DeliveryStatus, DisabledReason, EndpointSl
 from .test_delivery_state import make_endpoint, make_event, owner  # noqa: F401  (fixture)
 
 
+def fan_out(capture_on_commit, count: int) -> None:
+    """``count`` events through the webhooks subscriber, their first tasks captured rather than sent."""
+    with capture_on_commit():
+        for _ in range(count):
+            deliveries.message_create_for_event(event=make_event())
+
+
 class DripReceiver:
     """A raw HTTP receiver that answers one byte every ``interval`` seconds: in the status line and
     headers (``where="head"``) or in a body that Content-Length promises (``where="body"``)."""
@@ -102,9 +109,7 @@ def test_an_endpoint_has_at_most_its_limit_of_attempts_in_flight(
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 2
     busy = make_endpoint(owner, url="http://127.0.0.1:9/busy")
     other = make_endpoint(owner, url="http://127.0.0.1:9/other")
-    with django_capture_on_commit_callbacks():
-        for _ in range(3):
-            deliveries.message_create_for_event(event=make_event())
+    fan_out(django_capture_on_commit_callbacks, 3)
     ids = list(Delivery.objects.values_list("pk", flat=True))
     tokens = {delivery.pk: delivery.lease_token for delivery in Delivery.objects.all()}
     claims = []
@@ -129,9 +134,7 @@ def test_a_slow_endpoints_backlog_rests_and_is_queued_no_faster_than_its_slots_f
 ):
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 2
     slow = make_endpoint(owner, url="http://127.0.0.1:9/slow")
-    with django_capture_on_commit_callbacks():
-        for _ in range(5):
-            deliveries.message_create_for_event(event=make_event())
+    fan_out(django_capture_on_commit_callbacks, 5)
     rows = list(Delivery.objects.order_by("pk"))
     # Two attempts have been in flight for a while: the endpoint is slow.
     for row in rows[:2]:
@@ -164,9 +167,7 @@ def test_an_attempt_holds_its_slot_until_it_is_recorded_or_its_lease_lapses(
 ):
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 1
     endpoint = make_endpoint(owner, url="http://127.0.0.1:9/one")
-    with django_capture_on_commit_callbacks():
-        for _ in range(3):
-            deliveries.message_create_for_event(event=make_event())
+    fan_out(django_capture_on_commit_callbacks, 3)
     first, second, third = Delivery.objects.order_by("pk")
     [claim] = deliveries.deliveries_claim(delivery_ids=[first.pk], lease_token=first.lease_token)
     slot = EndpointSlot.objects.get(endpoint=endpoint)
@@ -200,9 +201,7 @@ def test_a_raised_limit_adds_slots_and_a_disabled_endpoint_frees_them(
 ):
     settings.WEBHOOK_ENDPOINT_CONCURRENCY = 1
     endpoint = make_endpoint(owner, url="http://127.0.0.1:9/raised")
-    with django_capture_on_commit_callbacks():
-        for _ in range(3):
-            deliveries.message_create_for_event(event=make_event())
+    fan_out(django_capture_on_commit_callbacks, 3)
 
     def claim_each() -> int:
         Delivery.objects.filter(in_flight_since__isnull=True).update(next_attempt_at=timezone.now())
