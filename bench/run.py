@@ -737,10 +737,12 @@ def run_recompute(section: Section, args) -> None:
         night("first scoring")
         night("second night (trends settle)")
         night("steady night (nothing changed)")
-        ScorecardMeasure.objects.filter(pk=measure.pk).update(weight=original_weight * 3)
+        measure.weight = original_weight * 3
+        measure.save()  # as the admin saves it: the cached scorecards see the edit
         night("after a scorecard edit")
     finally:
-        ScorecardMeasure.objects.filter(pk=measure.pk).update(weight=original_weight)
+        measure.weight = original_weight
+        measure.save()
         recompute.clean_up()
         mark_events_dispatched()
     section.notes.append(

@@ -435,6 +435,8 @@ EVENTS_SWEEP_LEASE_SECONDS = env.int("EVENTS_SWEEP_LEASE_SECONDS", default=30)  
 EVENTS_SWEEP_BATCH_SIZE = env.int("EVENTS_SWEEP_BATCH_SIZE", default=500)
 # publish_many() hands its fan-outs to the broker this many events per message
 EVENTS_FANOUT_BATCH_SIZE = env.int("EVENTS_FANOUT_BATCH_SIZE", default=100)
+# Critical events (churn risk) of one bulk write per fan-out message on the critical queue.
+EVENTS_CRITICAL_BATCH_SIZE = env.int("EVENTS_CRITICAL_BATCH_SIZE", default=10)
 # publish_many() of at most this many events runs inline subscribers (webhooks) in the transaction
 EVENTS_INLINE_MAX_BATCH = env.int("EVENTS_INLINE_MAX_BATCH", default=10)
 EVENTS_RETRY_BASE_SECONDS = env.float("EVENTS_RETRY_BASE_SECONDS", default=2.0)  # 2, 4, 8 … s, ±20 %

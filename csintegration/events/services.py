@@ -229,20 +229,20 @@ def event_record_past_many(messages: Iterable[EventMessage]) -> list[Event]:
 
 
 def enqueue_dispatch_many(events: list[tuple[str, str]]) -> None:
-    """Enqueue the fan-out of many events, EVENTS_FANOUT_BATCH_SIZE per message (critical ones alone,
-    on their queue); never raises (the sweeper catches what fails)."""
-    batch: list[str] = []
+    """Enqueue the fan-out of many events over one broker connection: EVENTS_FANOUT_BATCH_SIZE per
+    message on the default queue, and EVENTS_CRITICAL_BATCH_SIZE per message on the critical queue (small,
+    so an alert never waits long behind others); never raises (the sweeper catches what fails)."""
+    by_queue: dict[str, list[str]] = {}
     for event_id, event_type in events:
-        if queue_for(event_type) != settings.EVENTS_DEFAULT_QUEUE:
-            enqueue_dispatch(event_id, event_type)
-        else:
-            batch.append(event_id)
-    size = max(1, settings.EVENTS_FANOUT_BATCH_SIZE)
-    enqueue_many(
-        "events.dispatch_events",
-        args_list=[(batch[start : start + size],) for start in range(0, len(batch), size)],
-        queue=settings.EVENTS_DEFAULT_QUEUE,
-    )
+        by_queue.setdefault(queue_for(event_type), []).append(event_id)
+    for queue, event_ids in by_queue.items():
+        default = queue == settings.EVENTS_DEFAULT_QUEUE
+        size = max(1, settings.EVENTS_FANOUT_BATCH_SIZE if default else settings.EVENTS_CRITICAL_BATCH_SIZE)
+        enqueue_many(
+            "events.dispatch_events",
+            args_list=[(event_ids[start : start + size],) for start in range(0, len(event_ids), size)],
+            queue=queue,
+        )
 
 
 def enqueue_dispatch(event_id: str, event_type: str, *, countdown: float | None = None) -> bool:

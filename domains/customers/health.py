@@ -116,6 +116,7 @@ def _evaluate(
     reported_triggers: Sequence[str] = (),
     suggested_actions: Sequence[str] = (),
     always_record: bool = False,
+    health_policy: scoring.HealthPolicy | None = None,
 ) -> HealthOutcome:
     """Decide on a new score for ``customer`` and apply it in memory (nothing is written here)."""
     computed = source in selectors.COMPUTED_SOURCES
@@ -132,7 +133,7 @@ def _evaluate(
         bands=scorecard.bands,
         observed_at=observed_at,
         now=now,
-        policy=policy(),
+        policy=health_policy or policy(),
         reported_triggers=reported_triggers,
         always_record=always_record,
     )
@@ -261,6 +262,7 @@ def _compute_and_finish(
     now: datetime,
 ) -> list[HealthOutcome]:
     outcomes = []
+    engine_policy = policy()
     for customer in customers:
         state = states[customer.customer_id]
         scorecard = selectors.scorecard_for(customer, specs)
@@ -278,6 +280,7 @@ def _compute_and_finish(
                 observed_at=(observed_at or {}).get(customer.customer_id, now),
                 now=now,
                 change_reason=change_reason,
+                health_policy=engine_policy,
             )
         )
     _finish(outcomes, states, now)
@@ -573,11 +576,17 @@ class RecomputeStats:
 
 
 def health_recompute_customers(
-    *, customers: Sequence[Customer], specs: Sequence[scoring.ScorecardSpec] | None = None
+    *,
+    customers: Sequence[Customer],
+    specs: Sequence[scoring.ScorecardSpec] | None = None,
+    key_range: tuple[str, str] | None = None,
 ) -> list[HealthOutcome]:
-    """Recompute the health of ``customers`` (already locked or fresh) from their signals."""
+    """Recompute the health of ``customers`` (already locked or fresh) from their signals; ``key_range``
+    when they are every customer between two ids (see ``selectors.health_states``)."""
     now = timezone.now()
-    states = selectors.health_states(customers=customers, since=_lookback_start(now))
+    states = selectors.health_states(
+        customers=customers, since=_lookback_start(now), key_range=key_range, rows=False
+    )
     return _compute_and_finish(
         customers,
         states,
@@ -600,10 +609,17 @@ def health_recompute_all(*, chunk_size: int | None = None) -> RecomputeStats:
     stats, last_key = RecomputeStats(), ""
     while True:
         with transaction.atomic():
-            chunk = list(Customer.objects.select_for_update().filter(pk__gt=last_key).order_by("pk")[:size])
+            chunk = list(
+                Customer.objects.select_for_update()
+                .filter(pk__gt=last_key)
+                .order_by("pk")
+                .only(*selectors.ENGINE_FIELDS)[:size]
+            )
             if not chunk:
                 break
-            outcomes = health_recompute_customers(customers=chunk, specs=specs)
+            outcomes = health_recompute_customers(
+                customers=chunk, specs=specs, key_range=(chunk[0].pk, chunk[-1].pk)
+            )
         last_key = chunk[-1].pk
         stats.chunks += 1
         stats.customers += len(chunk)

@@ -4,7 +4,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
@@ -108,6 +108,29 @@ def scorecard_for(customer: Customer, specs: Sequence[scoring.ScorecardSpec]) ->
 # --- What the engine knows of each customer ------------------------------------------------------------
 
 
+#: the customer fields the health engine reads and writes (the recompute loads only these)
+ENGINE_FIELDS = (
+    "customer_id",
+    "segment",
+    "lifecycle_stage",
+    "health_score",
+    "risk_level",
+    "health_trend",
+    "churn_risk_alerted_at",
+    "adoption_rate",
+    "engagement_score",
+    "nps_score",
+    "finance_status",
+    "updated_at",
+)
+
+
+class SignalValue(NamedTuple):
+    """A signal's latest value, where the engine only reads it (the recompute)."""
+
+    value: float
+
+
 @dataclass
 class HealthState:
     """One customer's signals and recent scores, as the health engine needs them."""
@@ -115,7 +138,8 @@ class HealthState:
     #: earlier scores within the look-back: (observed_at, score, snapshot id or None for the baseline)
     points: list[tuple[datetime, int, int | None]] = field(default_factory=list)
     latest_breakdown: list[dict[str, Any]] | None = None
-    signal_rows: dict[str, CustomerSignal] = field(default_factory=dict)
+    #: the stored rows (``SignalValue`` when loaded with ``rows=False``)
+    signal_rows: dict[str, CustomerSignal | SignalValue] = field(default_factory=dict)
 
     def measure_values(self, customer: Customer) -> dict[str, float | None]:
         """The latest value of each measure: a signal if one was sent, else the customer's own field."""
@@ -130,30 +154,54 @@ class HealthState:
         return values
 
 
-def health_states(*, customers: Sequence[Customer], since: datetime) -> dict[str, HealthState]:
-    """Signals, scores since ``since`` and the latest breakdown of ``customers``, in four queries."""
+def health_states(
+    *,
+    customers: Sequence[Customer],
+    since: datetime,
+    key_range: tuple[str, str] | None = None,
+    rows: bool = True,
+) -> dict[str, HealthState]:
+    """Signals, scores since ``since`` and the latest breakdown of ``customers``, in three queries.
+
+    ``key_range`` (first and last customer id, inclusive) selects by range instead of a list of ids when
+    ``customers`` are every customer of that range (a recompute chunk): the statements stay small
+    whatever the chunk's size. With ``rows=False`` signals are read as values only.
+    """
     ids = [customer.customer_id for customer in customers]
     states = {customer_id: HealthState() for customer_id in ids}
     if not ids:
         return states
-    for signal in CustomerSignal.objects.filter(customer_id__in=ids):
-        states[signal.customer_id].signal_rows[signal.name] = signal
+    if key_range is not None:
+        scope = {"customer_id__gte": key_range[0], "customer_id__lte": key_range[1]}
+    else:
+        scope = {"customer_id__in": ids}
+    signals = CustomerSignal.objects.filter(**scope)
+    if rows:
+        for signal in signals:
+            if signal.customer_id in states:
+                states[signal.customer_id].signal_rows[signal.name] = signal
+    else:
+        for customer_id, name, value in signals.values_list("customer_id", "name", "value"):
+            if customer_id in states:
+                states[customer_id].signal_rows[name] = SignalValue(value)
     window = (
-        HealthSnapshot.objects.filter(customer_id__in=ids, observed_at__gte=since)
+        HealthSnapshot.objects.filter(**scope, observed_at__gte=since)
         .order_by("observed_at", "id")
         .values_list("customer_id", "observed_at", "score", "id")
     )
     for customer_id, observed_at, score, snapshot_id in window:
-        states[customer_id].points.append((observed_at, score, snapshot_id))
+        if customer_id in states:
+            states[customer_id].points.append((observed_at, score, snapshot_id))
     latest_ids = (
-        HealthSnapshot.objects.filter(customer_id__in=ids, applied=True)
+        HealthSnapshot.objects.filter(**scope, applied=True)
         .values("customer_id")
         .annotate(latest_id=Max("id"))
-        .values_list("latest_id", flat=True)
+        .values("latest_id")
     )
-    latest = HealthSnapshot.objects.filter(id__in=list(latest_ids)).values_list("customer_id", "breakdown")
+    latest = HealthSnapshot.objects.filter(id__in=latest_ids).values_list("customer_id", "breakdown")
     for customer_id, breakdown in latest:
-        states[customer_id].latest_breakdown = breakdown
+        if customer_id in states:
+            states[customer_id].latest_breakdown = breakdown
     for customer in customers:
         state = states[customer.customer_id]
         if state.latest_breakdown is None and not state.points:

@@ -95,6 +95,22 @@ def test_rolled_back_publish_writes_nothing_and_enqueues_nothing(celery_test_app
     purge_queues()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_write_fans_out_in_batches_on_each_queue(celery_test_app, settings):
+    """Critical events of a bulk write go in small batches on their queue, the rest in large ones:
+    a nightly recompute's thousand churn alerts are a hundred messages, not a thousand."""
+    from csintegration.events import EventMessage, publish_many
+
+    settings.EVENTS_FANOUT_BATCH_SIZE, settings.EVENTS_CRITICAL_BATCH_SIZE = 100, 10
+    purge_queues()
+    messages = [EventMessage("churn_risk_detected", f"cust_{i}", {"risk_level": "high"}) for i in range(25)]
+    messages += [EventMessage("customer.updated", f"cust_{i}", {}) for i in range(150)]
+    with transaction.atomic():
+        publish_many(messages)
+    assert queued_messages() == {"critical": 3, "webhooks": 0, "default": 2, "bulk": 0}
+    purge_queues()
+
+
 def test_task_routes_send_each_family_to_its_queue():
     router = celery_app.amqp.router
 

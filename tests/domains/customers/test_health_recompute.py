@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from domains.customers import health, scoring, selectors
 from domains.customers.conf import conf
@@ -138,3 +139,23 @@ def test_the_task_runs_on_the_bulk_queue_nightly(customers_with_signals):
     result = recompute_all_health.apply().get()
     assert result["customers"] == COUNT and result["scored"] == COUNT
     assert Customer.objects.exclude(health_score=50).count() == result["changed"]
+
+
+def test_a_chunk_read_by_key_range_is_what_its_ids_read(customers_with_signals):
+    """The recompute reads a chunk by its first and last id: the same signals, scores and breakdowns as
+    the list of its ids, and nothing of the customers outside it."""
+    health.health_recompute_all(chunk_size=100)
+    CustomerSignal.objects.filter(customer_id="cust_n0050").update(value=3.0)
+    health.health_recompute_all(chunk_size=100)  # a second score in the window for some
+    chunk = list(Customer.objects.filter(pk__gte="cust_n0040", pk__lte="cust_n0139").order_by("pk"))
+    since = health._lookback_start(timezone.now())
+    by_ids = selectors.health_states(customers=chunk, since=since)
+    by_range = selectors.health_states(
+        customers=chunk[1:-1], since=since, key_range=(chunk[0].pk, chunk[-1].pk), rows=False
+    )
+    assert set(by_range) == {customer.pk for customer in chunk[1:-1]}
+    for customer in chunk[1:-1]:
+        one, other = by_ids[customer.pk], by_range[customer.pk]
+        assert other.points == one.points and other.latest_breakdown == one.latest_breakdown
+        assert other.measure_values(customer) == one.measure_values(customer)
+    assert any(len(state.points) > 1 for state in by_range.values())
