@@ -94,7 +94,8 @@ def message_create_for_event(*, event: Any) -> Message:
     that wants its type, the first attempts queued after commit. Running it twice changes nothing."""
     body = json.dumps(event.body(), cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
     now = timezone.now()
-    with transaction.atomic():
+    # A subscriber runs in a savepoint of its own already (inline) or in the fan-out's transaction.
+    with transaction.atomic(savepoint=False):
         message = Message(
             event_id=event.event_id,
             event_type=event.event_type,

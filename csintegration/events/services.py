@@ -120,7 +120,8 @@ def event_publish(
     event = _build_event(
         event_type, customer_id=customer_id, payload=payload, occurred_at=occurred_at, now=timezone.now()
     )
-    with transaction.atomic():
+    # Part of the caller's transaction (no savepoint of its own: a failed write fails the caller's too).
+    with transaction.atomic(savepoint=False):
         event.save(force_insert=True)
         _count_published([event])
         if _run_inline_subscribers(event):
@@ -191,7 +192,7 @@ def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
     ]
     if not events:
         return []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction, as in event_publish
         bulk_insert(Event, events)
         _count_published(events)
         pending = events

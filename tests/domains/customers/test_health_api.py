@@ -382,3 +382,27 @@ def test_bulk_signals_need_a_signature(health_api, make_customer):
     assert not CustomerSignal.objects.exists()
     assert signed_post(health_api, SIGNALS_BULK, body).status_code == 200
     assert CustomerSignal.objects.get().value == 10
+
+
+def test_health_change_writes_in_one_transaction_with_a_savepoint_per_inline_subscriber(
+    health_api, make_customer
+):
+    """The events join the request's transaction; only each inline subscriber gets a savepoint of its
+    own (a failing one is rolled back alone), so the request's statements stay few."""
+    from csintegration.events.models import Event
+    from csintegration.events.registry import subscribers_for
+
+    make_customer("cust_12345", health_score=80)
+    before = Event.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        response = health_api.post(HEALTH_CHANGE, {**SEED_HEALTH_CHANGE, "timestamp": now_iso()}, format="json")
+    assert response.status_code == 202, response.content
+    statements = [query["sql"] for query in queries.captured_queries]
+    # The test's own transaction turns the request's into a savepoint: what is inside it is the request's.
+    opening = next(sql for sql in statements if sql.startswith("SAVEPOINT"))
+    request = statements[statements.index(opening) + 1 : statements.index(f"RELEASE {opening}")]
+    savepoints = [sql for sql in request if sql.startswith("SAVEPOINT")]
+    inline = [subscriber for subscriber in subscribers_for("health_score_change") if subscriber.inline]
+    events = Event.objects.count() - before
+    assert events == 2  # the change and the churn alert it raised
+    assert len(savepoints) == len(inline) * events, request
