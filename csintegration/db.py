@@ -111,16 +111,7 @@ def _copy_rows(
     # Only quoted model names are interpolated; the rows are data, never SQL.
     with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for obj in objects:
-            row = []
-            for field, attname, plain in plan:
-                value = getattr(obj, attname)
-                # What get_db_prep_save would return unchanged goes as it is (most of the columns).
-                if plain is None or (value is not None and type(value) is not plain):
-                    if adding:
-                        value = field.pre_save(obj, True)
-                    value = field.get_db_prep_save(value, connection_)
-                row.append(value)
-            copy.write_row(row)
+            copy.write_row(_row_values(connection_, plan, obj, adding=adding))
 
 
 #: from this many rows the bulk writes below stream them with COPY; fewer go in one statement, which costs
@@ -128,22 +119,31 @@ def _copy_rows(
 COPY_MIN_ROWS = 100
 
 
-def bulk_insert(model: type[ModelT], objects: Sequence[ModelT]) -> list[ModelT]:
-    """``bulk_create`` for many new rows. On PostgreSQL, from COPY_MIN_ROWS rows, one ``COPY … FROM
-    STDIN``: the rows stream in psycopg's compiled format, where ``bulk_create`` has psycopg quote one
-    array per column in Python (most of a 1000-row insert's time). An auto-increment key missing from a
-    row is drawn from its sequence first, so every row has its key after. No signals, as with
-    ``bulk_create``."""
-    if connection.vendor != "postgresql" or len(objects) < COPY_MIN_ROWS:
-        return model._default_manager.bulk_create(objects, batch_size=500)
+def bulk_insert(
+    model: type[ModelT], objects: Sequence[ModelT], *, ignore_conflicts: bool = False
+) -> list[ModelT]:
+    """``bulk_create`` for new rows, without Django's query compiler on PostgreSQL. From COPY_MIN_ROWS
+    rows, one ``COPY … FROM STDIN``: the rows stream in psycopg's compiled format, where ``bulk_create``
+    has psycopg quote one array per column in Python (most of a 1000-row insert's time). Fewer rows (a
+    request's event, its deliveries, its snapshot) go in one multi-row ``INSERT … VALUES`` built here
+    (``RETURNING`` the keys the database draws), a fraction of ``bulk_create``'s time to build it. An
+    auto-increment key missing from a row of a COPY is drawn from its sequence first, so every row has
+    its key after. With ``ignore_conflicts``, a row that would break a unique constraint is left out
+    (``ON CONFLICT DO NOTHING``) and never COPYed. No signals, as with ``bulk_create``."""
+    if not objects:
+        return []
+    if connection.vendor != "postgresql":
+        return model._default_manager.bulk_create(objects, batch_size=500, ignore_conflicts=ignore_conflicts)
     real = connections[connection.alias]  # the connection itself, not the per-attribute proxy
     meta = model._meta
     quote = real.ops.quote_name
     pk = meta.pk
+    table = quote(meta.db_table)
     # Errors surface as Django's (an IntegrityError on a duplicate key), as from any other query.
     with real.wrap_database_errors, real.cursor() as cursor:
         missing = [obj for obj in objects if getattr(obj, pk.attname) is None]
-        if missing:
+        drawn_by_insert = bool(missing) and len(missing) == len(objects) and not ignore_conflicts
+        if missing and (len(objects) >= COPY_MIN_ROWS or not drawn_by_insert):
             # An auto-increment key: the ids are drawn from its sequence first, so the rows have them after.
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
@@ -151,10 +151,67 @@ def bulk_insert(model: type[ModelT], objects: Sequence[ModelT]) -> list[ModelT]:
             )
             for obj, (value,) in zip(missing, cursor.fetchall(), strict=True):
                 setattr(obj, pk.attname, value)
-        _copy_rows(cursor, quote(meta.db_table), meta.concrete_fields, objects, adding=True)
+            drawn_by_insert = False
+        if len(objects) >= COPY_MIN_ROWS and not ignore_conflicts:
+            _copy_rows(cursor, table, meta.concrete_fields, objects, adding=True)
+        else:
+            fields = [field for field in meta.concrete_fields if not (drawn_by_insert and field is pk)]
+            _insert_rows(
+                cursor,
+                table,
+                fields,
+                objects,
+                returning=pk if drawn_by_insert else None,
+                ignore_conflicts=ignore_conflicts,
+            )
     for obj in objects:
         obj._state.adding, obj._state.db = False, real.alias
     return list(objects)
+
+
+def _row_values(connection_, plan, obj, *, adding: bool) -> list[Any]:
+    row = []
+    for field, attname, plain in plan:
+        value = getattr(obj, attname)
+        # What get_db_prep_save would return unchanged goes as it is (most of the columns).
+        if plain is None or (value is not None and type(value) is not plain):
+            if adding:
+                value = field.pre_save(obj, True)
+            value = field.get_db_prep_save(value, connection_)
+        row.append(value)
+    return row
+
+
+def _insert_rows(
+    cursor,
+    table: str,
+    fields: Sequence[models.Field],
+    objects: Sequence[Any],
+    *,
+    returning: models.Field | None,
+    ignore_conflicts: bool,
+) -> None:
+    """``INSERT INTO table (fields) VALUES (…), (…)`` with every value a parameter, in batches under
+    PostgreSQL's limit of parameters; ``returning`` (the auto key) is set on each object from the
+    ``RETURNING`` rows, which come back in the order of ``VALUES`` as Django's own bulk insert assumes."""
+    connection_ = cursor.db
+    quote = connection_.ops.quote_name
+    plan = [(field, field.attname, _plain_type(field)) for field in fields]
+    columns = ", ".join(quote(field.column) for field in fields)
+    row_sql = f"({', '.join(['%s'] * len(fields))})"
+    tail = (" ON CONFLICT DO NOTHING" if ignore_conflicts else "") + (
+        f" RETURNING {quote(returning.column)}" if returning is not None else ""
+    )
+    size = max(1, 60_000 // max(1, len(fields)))
+    for start in range(0, len(objects), size):
+        batch = objects[start : start + size]
+        params = [value for obj in batch for value in _row_values(connection_, plan, obj, adding=True)]
+        # Only quoted model names and placeholders are interpolated; every value is a parameter.
+        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(batch))}{tail}"  # noqa: S608
+        cursor.execute(sql, params)
+        if returning is not None:
+            for obj, (value,) in zip(batch, cursor.fetchall(), strict=True):
+                setattr(obj, returning.attname, value)
 
 
 def bulk_update_values(

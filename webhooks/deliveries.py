@@ -25,7 +25,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from csintegration.db import bulk_update_values, insert_unless_present, lock_rows
+from csintegration.db import bulk_insert, bulk_update_values, insert_unless_present, lock_rows
 from csintegration.events.types import UnknownEventType, event_type_get
 from csintegration.observability import metrics
 from csintegration.queues import queue_depth
@@ -145,7 +145,7 @@ def message_create_for_event(*, event: Any) -> Message:
             )
             for endpoint in endpoints
         ]
-        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        bulk_insert(Delivery, deliveries, ignore_conflicts=True)
         if not too_large:
             _enqueue_after_commit([delivery.pk for delivery in deliveries], token)
     return message

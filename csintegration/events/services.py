@@ -164,7 +164,7 @@ def _run_inline_subscribers(event: Event, receipts: list[EventReceipt] | None = 
                 exc_info=True,
             )
     if receipts is None:
-        EventReceipt.objects.bulk_create(done)
+        bulk_insert(EventReceipt, done)
     else:
         receipts += done
     if len(done) < len(subscribers):
@@ -201,7 +201,7 @@ def event_publish_many(messages: Iterable[EventMessage]) -> list[Event]:
             # a bulk batch leaves every subscriber to the fan-out, to keep its queries bounded.
             receipts: list[EventReceipt] = []
             pending = [event for event in events if not _run_inline_subscribers(event, receipts)]
-            EventReceipt.objects.bulk_create(receipts)
+            bulk_insert(EventReceipt, receipts)
         if pending:
             transaction.on_commit(
                 partial(enqueue_dispatch_many, [(e.event_id, e.event_type) for e in pending])

@@ -1,5 +1,5 @@
-"""``bulk_insert`` writes what ``bulk_create`` writes (COPY on PostgreSQL from COPY_MIN_ROWS rows,
-``bulk_create`` below and elsewhere): the same columns, the keys known after, encrypted fields encrypted,
+"""``bulk_insert`` writes what ``bulk_create`` writes (COPY on PostgreSQL from COPY_MIN_ROWS rows, one
+multi-row INSERT below, ``bulk_create`` elsewhere): the same columns, the keys known after, encrypted fields encrypted,
 a duplicate key an IntegrityError; ``bulk_update_values`` writes what ``bulk_update`` writes, through
 either of its PostgreSQL paths. Each test runs with the rows streamed and with them inserted."""
 
@@ -126,6 +126,38 @@ def test_a_duplicate_key_is_an_integrity_error_and_nothing_of_the_batch_is_kept(
     assert list(Customer.objects.filter(pk__startswith="cust_dup").values_list("pk", flat=True)) == [
         "cust_dup0"
     ]
+
+
+def test_ignore_conflicts_leaves_out_the_duplicates_and_keeps_the_rest():
+    bulk_insert(Customer, _customers("ign")[:1])
+    again = _customers("ign")  # cust_ign0 exists already
+    again[0].name = "not written"
+    bulk_insert(Customer, again, ignore_conflicts=True)
+    stored = dict(Customer.objects.filter(pk__startswith="cust_ign").values_list("pk", "name"))
+    assert sorted(stored) == ["cust_ign0", "cust_ign1", "cust_ign2"]
+    assert stored["cust_ign0"] != "not written"
+
+
+def test_rows_with_and_without_their_auto_key_all_get_one():
+    (customer,) = bulk_insert(Customer, _customers("mix")[:1])
+    first = HealthSnapshot.objects.create(
+        customer=customer, score=1, health_trend="stable", risk_level="low", source="manual"
+    )
+    free_key = first.pk
+    first.delete()
+    snapshots = [
+        HealthSnapshot(
+            customer=customer, score=score, health_trend="stable", risk_level="low", source="manual"
+        )
+        for score in (80, 81)
+    ]
+    snapshots[0].pk = free_key  # a key of its own, free again
+    bulk_insert(HealthSnapshot, snapshots)
+    assert snapshots[1].pk is not None and snapshots[1].pk != free_key
+    assert dict(HealthSnapshot.objects.filter(customer=customer).values_list("pk", "score")) == {
+        free_key: 80,
+        snapshots[1].pk: 81,
+    }
 
 
 def test_bulk_update_values_writes_what_bulk_update_writes():

@@ -142,7 +142,7 @@ def test_the_api_keeps_serving_when_redis_is_unreachable(api, caplog):
 def test_health_reports_the_cache_failing_when_redis_is_down():
     dead_redis = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "csintegration.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:6390/0",
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }

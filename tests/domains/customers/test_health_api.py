@@ -394,8 +394,9 @@ def test_health_change_writes_in_one_transaction_with_a_savepoint_per_inline_sub
 
     make_customer("cust_12345", health_score=80)
     before = Event.objects.count()
+    body = {**SEED_HEALTH_CHANGE, "timestamp": now_iso()}
     with CaptureQueriesContext(connection) as queries:
-        response = health_api.post(HEALTH_CHANGE, {**SEED_HEALTH_CHANGE, "timestamp": now_iso()}, format="json")
+        response = health_api.post(HEALTH_CHANGE, body, format="json")
     assert response.status_code == 202, response.content
     statements = [query["sql"] for query in queries.captured_queries]
     # The test's own transaction turns the request's into a savepoint: what is inside it is the request's.
