@@ -214,6 +214,49 @@ def _insert_rows(
                 setattr(obj, returning.attname, value)
 
 
+def update_rows(
+    model: type[models.Model],
+    *,
+    where: dict[str, Sequence[Any]],
+    values: dict[str, Any],
+    increments: dict[str, int] | None = None,
+) -> int:
+    """``model.objects.filter(**{f"{name}__in": allowed for where}).update(**values, counter=F(counter) +
+    step)`` as one statement built without Django's compiler: on PostgreSQL each list of ``where`` (by
+    field name, ``pk`` for the key) is a single array parameter (``= ANY(%s)``), where the ORM quotes one
+    placeholder per item. Returns the rows updated. For hot paths (a webhook worker claims and records
+    deliveries with several of these per task); a ``where`` list that is empty updates nothing."""
+    increments = increments or {}
+    if not where or any(len(allowed) == 0 for allowed in where.values()):
+        return 0
+    if connection.vendor != "postgresql":
+        filters = {f"{name}__in": list(allowed) for name, allowed in where.items()}
+        changes = {**values, **{name: models.F(name) + step for name, step in increments.items()}}
+        return model._default_manager.filter(**filters).update(**changes)
+    meta = model._meta
+    quote = connection.ops.quote_name
+    real = connections[connection.alias]
+    assignments, params = [], []
+    for name, value in values.items():
+        field = meta.get_field(name)
+        assignments.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, real))
+    for name, step in increments.items():
+        column = quote(meta.get_field(name).column)
+        assignments.append(f"{column} = {column} + %s")
+        params.append(step)
+    conditions = []
+    for name, allowed in where.items():
+        field = meta.pk if name == "pk" else meta.get_field(name)
+        conditions.append(f"{quote(field.column)} = ANY(%s)")
+        params.append([field.get_db_prep_value(value, real) for value in allowed])
+    # Only quoted model names and placeholders are interpolated; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"  # noqa: S608
+    with real.wrap_database_errors, real.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 def bulk_update_values(
     model: type[models.Model], objects: Sequence[models.Model], fields: Sequence[str], batch_size: int = 1000
 ) -> None:

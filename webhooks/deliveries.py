@@ -25,7 +25,13 @@ from django.db import connection, connections, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from csintegration.db import bulk_insert, bulk_update_values, insert_unless_present, lock_rows
+from csintegration.db import (
+    bulk_insert,
+    bulk_update_values,
+    insert_unless_present,
+    lock_rows,
+    update_rows,
+)
 from csintegration.events.types import UnknownEventType, event_type_get
 from csintegration.observability import metrics
 from csintegration.queues import queue_depth
@@ -373,11 +379,15 @@ def slots_release(claims: list[Claim]) -> None:
     delivery holds its own)."""
     if not claims:
         return
-    EndpointSlot.objects.filter(
-        endpoint_id__in={claim.endpoint_id for claim in claims},
-        claim_token__in={claim.token for claim in claims},
-        delivery_id__in=[claim.delivery_id for claim in claims],
-    ).update(delivery_id="", claim_token="", lease_expires_at=None)
+    update_rows(
+        EndpointSlot,
+        where={
+            "endpoint": sorted({claim.endpoint_id for claim in claims}),
+            "claim_token": sorted({claim.token for claim in claims}),
+            "delivery_id": [claim.delivery_id for claim in claims],
+        },
+        values={"delivery_id": "", "claim_token": "", "lease_expires_at": None},
+    )
 
 
 def _wait_for_a_free_slot(waiting: dict[float, list[Delivery]], now: datetime) -> None:
@@ -426,11 +436,15 @@ def deliveries_claim(*, delivery_ids: list[str], lease_token: str | None = None)
         _rest_until_a_slot_frees(resting, now)
         if not claimed:
             return []
-        Delivery.objects.filter(pk__in=[delivery.pk for delivery in claimed]).update(
-            lease_token=token,
-            lease_expires_at=_slot_lease(now),
-            in_flight_since=now,
-            updated_at=now,
+        update_rows(
+            Delivery,
+            where={"pk": [delivery.pk for delivery in claimed]},
+            values={
+                "lease_token": token,
+                "lease_expires_at": _slot_lease(now),
+                "in_flight_since": now,
+                "updated_at": now,
+            },
         )
     return [
         Claim(
@@ -607,10 +621,11 @@ def _save_recorded(recorded: list[Delivery], advanced: set[str]) -> None:
         groups.setdefault(key, []).append(delivery.pk)
     for key, ids in groups.items():
         values = dict(zip(_RECORDED_FIELDS, key[1:], strict=True))
-        Delivery.objects.filter(pk__in=ids).update(
-            attempt_count=F("attempt_count") + 1,
-            schedule_position=F("schedule_position") + (1 if key[0] else 0),
-            **values,
+        update_rows(
+            Delivery,
+            where={"pk": ids},
+            values=values,
+            increments={"attempt_count": 1, "schedule_position": 1 if key[0] else 0},
         )
 
 
@@ -661,7 +676,7 @@ def deliveries_record_attempts(*, outcomes: list[tuple[Claim, transport.PostResu
                 gone.add(delivery.endpoint_id)
             elif outcome == "failed":
                 failing.add(delivery.endpoint_id)
-        Attempt.objects.bulk_create(attempts)
+        bulk_insert(Attempt, attempts)
         _save_recorded(recorded, advanced)
         slots_release([claim for claim, _ in outcomes])
         recovered = [pk for pk in working if endpoints[pk].failing_since is not None]

@@ -1,7 +1,8 @@
 """``bulk_insert`` writes what ``bulk_create`` writes (COPY on PostgreSQL from COPY_MIN_ROWS rows, one
-multi-row INSERT below, ``bulk_create`` elsewhere): the same columns, the keys known after, encrypted fields encrypted,
-a duplicate key an IntegrityError; ``bulk_update_values`` writes what ``bulk_update`` writes, through
-either of its PostgreSQL paths. Each test runs with the rows streamed and with them inserted."""
+multi-row INSERT below, ``bulk_create`` elsewhere): the same columns, the keys known after, encrypted
+fields encrypted, a duplicate key an IntegrityError; ``bulk_update_values`` writes what ``bulk_update``
+writes, through either of its PostgreSQL paths, and ``update_rows`` what ``update`` does. Each test runs
+with the rows streamed and with them inserted."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -177,3 +178,24 @@ def test_bulk_update_values_writes_what_bulk_update_writes():
     Customer.objects.bulk_update(theirs, fields)
     assert _stored(Customer, [c.pk for c in ours]) == _stored(Customer, [c.pk for c in theirs])
     assert Customer.objects.get(pk="cust_up1").arr == Decimal("1.5")
+
+
+def test_update_rows_updates_what_the_orm_update_would():
+    bulk_insert(Customer, _customers("upd"))
+    changed = db.update_rows(
+        Customer,
+        where={"pk": ["cust_upd0", "cust_upd1", "cust_missing"], "segment": ["enterprise"]},
+        values={"name": "Renamed 'quoted'", "arr": Decimal("5.25"), "updated_at": MOMENT},
+        increments={"health_score": 5},
+    )
+    assert changed == 2
+    rows = {c.pk: c for c in Customer.objects.filter(pk__startswith="cust_upd")}
+    assert [rows[f"cust_upd{n}"].health_score for n in range(3)] == [45, 46, 42]
+    assert rows["cust_upd0"].name == rows["cust_upd1"].name == "Renamed 'quoted'"
+    assert rows["cust_upd1"].arr == Decimal("5.25") and rows["cust_upd1"].updated_at == MOMENT
+    assert rows["cust_upd2"].name.startswith("Bulk 2")
+    # A condition no row can meet (an empty list) updates nothing, as an empty __in does.
+    assert db.update_rows(Customer, where={"pk": []}, values={"name": "x"}) == 0
+    assert (
+        db.update_rows(Customer, where={"pk": ["cust_upd0"], "segment": ["smb"]}, values={"name": "x"}) == 0
+    )
