@@ -11,6 +11,13 @@ serializer instance (a list reuses one child for every row) how each readable fi
 
 Then each value goes through the field's own ``to_representation``, ``None`` staying ``None``, exactly as
 DRF does. A mapping as the instance, or an attribute that is missing or callable, takes DRF's path.
+
+The plan is kept on the class when nothing of it can depend on the instance or its context: the
+serializer class builds its fields as DRF does (neither ``__init__`` nor ``get_fields`` of its own), and
+every field is a plain attribute whose ``to_representation`` is one of DRF's context-free ones, or a
+nested serializer of the same row whose plan is kept too. A serializer answering one row (a detail
+view) then never builds its fields: DRF deep-copies every declared field for each new serializer, which
+cost a detail request more than the rest of its serialization.
 """
 
 from __future__ import annotations
@@ -18,17 +25,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rest_framework import fields as drf_fields
+from rest_framework import serializers
 from rest_framework.fields import Field, SkipField
 from rest_framework.relations import PKOnlyObject
 
 _PLAIN, _WHOLE, _GENERIC = 0, 1, 2
+
+#: DRF's ``to_representation`` functions that read nothing but the value and the field's own options
+_CONTEXT_FREE = {
+    cls.to_representation
+    for cls in (
+        drf_fields.BooleanField,
+        drf_fields.CharField,
+        drf_fields.ChoiceField,
+        drf_fields.DateField,
+        drf_fields.DateTimeField,
+        drf_fields.DecimalField,
+        drf_fields.FloatField,
+        drf_fields.IntegerField,
+        drf_fields.UUIDField,
+    )
+}
 
 
 class PlannedRepresentationMixin:
     """Mix into a ``serializers.Serializer``; the output is the one DRF's ``to_representation`` gives."""
 
     def _representation_plan(self) -> list[tuple[str, int, str | None, Field]]:
-        plan = self.__dict__.get("_planned_fields")
+        plan = self.__dict__.get("_planned_fields") or type(self).__dict__.get("_shared_plan")
         if plan is None:
             plan = []
             for field in self._readable_fields:
@@ -40,6 +65,8 @@ class PlannedRepresentationMixin:
                 else:
                     plan.append((field.field_name, _GENERIC, None, field))
             self.__dict__["_planned_fields"] = plan
+            if _shareable(type(self), plan):
+                type(self)._shared_plan = plan
         return plan
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
@@ -64,3 +91,20 @@ class PlannedRepresentationMixin:
             check = value.pk if isinstance(value, PKOnlyObject) else value
             result[name] = None if check is None else field.to_representation(value)
         return result
+
+
+def _shareable(cls: type, plan: list[tuple[str, int, str | None, Field]]) -> bool:
+    """Whether ``plan``, built on one instance of ``cls``, holds for every instance (see the module)."""
+    if cls.__init__ is not serializers.BaseSerializer.__init__:
+        return False
+    if cls.get_fields is not serializers.Serializer.get_fields:
+        return False
+    for _, kind, _, field in plan:
+        if kind == _PLAIN and type(field).to_representation in _CONTEXT_FREE:
+            continue
+        if kind == _WHOLE and isinstance(field, PlannedRepresentationMixin):
+            field._representation_plan()
+            if "_shared_plan" in type(field).__dict__:
+                continue
+        return False
+    return True

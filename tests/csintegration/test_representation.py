@@ -79,3 +79,39 @@ def test_the_customer_representation_is_drf_s(monkeypatch):
         lambda self, instance: serializers.Serializer.to_representation(self, instance),
     )
     assert planned == CustomerSerializer(customers, many=True).data
+
+
+class Flat(PlannedRepresentationMixin, serializers.Serializer):
+    name = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=8, decimal_places=2)
+    code = serializers.CharField()
+
+
+class FlatWithInit(Flat):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields.pop("code", None)  # fields that depend on the instance: never shared
+
+
+@pytest.mark.django_db
+def test_a_plan_without_context_is_shared_and_later_instances_build_no_fields():
+    first = Customer(customer_id="cust_shared1", name="One", arr=Decimal("1.50"), health_score=70)
+    second = Customer(customer_id="cust_shared2", name="Two", success_manager="csm@example.com")
+    assert CustomerSerializer(first).data["customer_id"] == "cust_shared1"
+    assert "_shared_plan" in CustomerSerializer.__dict__
+    later = CustomerSerializer(second)
+    answer = later.data
+    assert "fields" not in later.__dict__  # DRF's cached_property: the declared fields were not copied
+    assert answer == serializers.Serializer.to_representation(CustomerSerializer(second), second)
+    assert answer["success_metrics"] == {"adoption_rate": None, "engagement_score": None, "nps_score": None}
+
+
+def test_a_plan_that_may_depend_on_the_instance_is_not_shared():
+    assert Planned(_row()).data == Generic(_row()).data
+    assert "_shared_plan" not in Planned.__dict__  # a method field and a dotted source
+    row = _row()
+    assert FlatWithInit(row).data == {"name": "Acme", "amount": Decimal("12.50")}
+    assert "_shared_plan" not in FlatWithInit.__dict__
+    assert Flat(row).data == {"name": "Acme", "amount": Decimal("12.50"), "code": "FR"}
+    assert "_shared_plan" in Flat.__dict__ and "_shared_plan" not in FlatWithInit.__dict__
+    assert FlatWithInit(row).data == {"name": "Acme", "amount": Decimal("12.50")}
