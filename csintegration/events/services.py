@@ -14,6 +14,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from csintegration.db import bulk_insert
@@ -284,15 +285,21 @@ def _record_failure(event: Event, subscriber: Subscriber, error: str) -> None:
             receipt.save(update_fields=["attempts", "last_error", "updated_at"])
 
 
-def _run_subscriber(event: Event, subscriber: Subscriber) -> str | None:
-    """Call one handler; its writes and its receipt commit together. ``None`` on success, else the error."""
+def _run_subscriber(event: Event, subscriber: Subscriber, *, has_receipt: bool = True) -> str | None:
+    """Call one handler; its writes and its receipt commit together. ``None`` on success, else the error.
+
+    ``has_receipt=False`` (no receipt row existed when the fan-out started) skips reading and locking it:
+    there is no row to lock, and a concurrent run that finishes first makes our insert of the receipt
+    fail, which rolls our handler's writes back, as when the row is read."""
     try:
         with transaction.atomic():
-            receipt = (
-                EventReceipt.objects.select_for_update()
-                .filter(event=event, subscriber=subscriber.name)
-                .first()
-            )
+            receipt = None
+            if has_receipt:
+                receipt = (
+                    EventReceipt.objects.select_for_update()
+                    .filter(event=event, subscriber=subscriber.name)
+                    .first()
+                )
             if receipt is not None and receipt.completed_at is not None:
                 return None
             subscriber.handler(event)
@@ -338,33 +345,37 @@ def event_dispatch(*, event_id: str) -> DispatchOutcome:
         outcome.dispatched = True
         return outcome
 
-    finished = set(
-        EventReceipt.objects.filter(event=event, completed_at__isnull=False).values_list(
-            "subscriber", flat=True
-        )
-    )
+    receipts = dict(EventReceipt.objects.filter(event=event).values_list("subscriber", "completed_at"))
     for subscriber in subscribers_for(event.event_type):
-        if subscriber.name in finished:
+        if receipts.get(subscriber.name) is not None:
             outcome.skipped.append(subscriber.name)
             continue
-        error = _run_subscriber(event, subscriber)
+        error = _run_subscriber(event, subscriber, has_receipt=subscriber.name in receipts)
         if error is None:
             outcome.completed.append(subscriber.name)
         else:
             outcome.failed[subscriber.name] = error
 
     now = timezone.now()
+    if not outcome.failed:
+        # Every subscriber is done: one statement marks it (and counts the run); a concurrent run that
+        # marked it first keeps its time.
+        outcome.attempts, outcome.dispatched = event.dispatch_attempts + 1, True
+        marked = Event.objects.filter(pk=event_id, dispatched_at__isnull=True).update(
+            dispatch_attempts=F("dispatch_attempts") + 1,
+            dispatched_at=now,
+            next_attempt_at=None,
+            last_error="",
+        )
+        if not marked:
+            Event.objects.filter(pk=event_id).update(dispatch_attempts=F("dispatch_attempts") + 1)
+        return outcome
     with transaction.atomic():
         event = Event.objects.select_for_update().get(pk=event_id)
         event.dispatch_attempts += 1
         outcome.attempts = event.dispatch_attempts
         if event.dispatched_at is not None:
             outcome.dispatched = True  # a concurrent run finished it
-        elif not outcome.failed:
-            event.dispatched_at = now
-            event.next_attempt_at = None
-            event.last_error = ""
-            outcome.dispatched = True
         else:
             event.last_error = "; ".join(f"{name}: {error}" for name, error in outcome.failed.items())[:4000]
             if event.dispatch_attempts < settings.EVENTS_MAX_DISPATCH_ATTEMPTS:

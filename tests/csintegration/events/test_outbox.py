@@ -160,6 +160,36 @@ def test_a_rerun_skips_finished_subscribers(recording_subscriber):
 
 
 @pytest.mark.django_db
+def test_a_first_fan_out_reads_no_receipt_it_cannot_have_and_marks_the_event_in_one_statement(
+    recording_subscriber,
+):
+    from django.test.utils import CaptureQueriesContext
+
+    first, second = recording_subscriber("test.first"), recording_subscriber("test.second")
+    event = publish("customer.updated", customer_id="cust_1", payload={})
+    with CaptureQueriesContext(connection) as queries:
+        outcome = event_dispatch(event_id=event.event_id)
+    assert (
+        outcome.dispatched
+        and outcome.attempts == 1
+        and {"test.first", "test.second"} <= set(outcome.completed)
+    )
+    statements = [query["sql"] for query in queries.captured_queries]
+    receipt_reads = [sql for sql in statements if sql.startswith("SELECT") and "events_eventreceipt" in sql]
+    assert len(receipt_reads) == 1  # the one read of what is done; no row to lock per subscriber
+    assert [sql for sql in statements if 'events_event"' in sql and sql.startswith("UPDATE")]
+    assert len([sql for sql in statements if sql.startswith("SELECT") and 'FROM "events_event"' in sql]) == 1
+    event.refresh_from_db()
+    assert event.dispatched_at is not None and event.dispatch_attempts == 1 and event.next_attempt_at is None
+    assert first.calls_for(event.event_id) == second.calls_for(event.event_id) == 1
+    assert EventReceipt.objects.filter(event=event, completed_at__isnull=False).count() >= 2
+
+    # A run after it (a redelivered task) finds it dispatched and touches nothing.
+    again = event_dispatch(event_id=event.event_id)
+    assert again.dispatched and again.completed == [] and first.calls_for(event.event_id) == 1
+
+
+@pytest.mark.django_db
 def test_a_failing_handler_rolls_back_its_own_writes(recording_subscriber):
     def writes_then_fails(event):
         Event.objects.filter(pk=event.pk).update(customer_id="cust_overwritten")
