@@ -142,27 +142,25 @@ def bulk_insert(
     # Errors surface as Django's (an IntegrityError on a duplicate key), as from any other query.
     with real.wrap_database_errors, real.cursor() as cursor:
         missing = [obj for obj in objects if getattr(obj, pk.attname) is None]
-        drawn_by_insert = bool(missing) and len(missing) == len(objects) and not ignore_conflicts
-        if missing and (len(objects) >= COPY_MIN_ROWS or not drawn_by_insert):
-            # An auto-increment key: the ids are drawn from its sequence first, so the rows have them after.
+        use_copy = len(objects) >= COPY_MIN_ROWS and not ignore_conflicts
+        # One INSERT of rows that all lack their key returns the keys it drew; otherwise they are drawn
+        # from the key's sequence first (a COPY returns nothing, a skipped conflict returns no row).
+        returning = (
+            pk if missing and len(missing) == len(objects) and not use_copy and not ignore_conflicts else None
+        )
+        if missing and returning is None:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                 [quote(meta.db_table), pk.column, len(missing)],
             )
             for obj, (value,) in zip(missing, cursor.fetchall(), strict=True):
                 setattr(obj, pk.attname, value)
-            drawn_by_insert = False
-        if len(objects) >= COPY_MIN_ROWS and not ignore_conflicts:
+        if use_copy:
             _copy_rows(cursor, table, meta.concrete_fields, objects, adding=True)
         else:
-            fields = [field for field in meta.concrete_fields if not (drawn_by_insert and field is pk)]
+            fields = [field for field in meta.concrete_fields if not (returning is not None and field is pk)]
             _insert_rows(
-                cursor,
-                table,
-                fields,
-                objects,
-                returning=pk if drawn_by_insert else None,
-                ignore_conflicts=ignore_conflicts,
+                cursor, table, fields, objects, returning=returning, ignore_conflicts=ignore_conflicts
             )
     for obj in objects:
         obj._state.adding, obj._state.db = False, real.alias

@@ -335,6 +335,7 @@ def health_scores_set(
     customers = [customer for customer, _ in scores]
     states = selectors.health_states(customers=customers, since=_lookback_start(now))
     specs = selectors.scorecard_specs()
+    engine_policy = policy()
     outcomes = [
         _evaluate(
             customer,
@@ -346,6 +347,7 @@ def health_scores_set(
             observed_at=now,
             now=now,
             change_reason=change_reason,
+            health_policy=engine_policy,
         )
         for customer, score in scores
         if score != customer.health_score
