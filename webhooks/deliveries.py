@@ -30,6 +30,7 @@ from csintegration.db import (
     bulk_update_values,
     insert_unless_present,
     lock_rows,
+    new_instance,
     update_rows,
 )
 from csintegration.events.types import UnknownEventType, event_type_get
@@ -129,7 +130,8 @@ def message_create_for_event(*, event: Any) -> Message:
         too_large = size > conf.WEBHOOK_MAX_BODY_BYTES
         token = uuid.uuid4().hex
         deliveries = [
-            Delivery(
+            new_instance(
+                Delivery,
                 message=message,
                 endpoint_id=endpoint.pk,
                 event_type=message.event_type,
@@ -652,7 +654,8 @@ def deliveries_record_attempts(*, outcomes: list[tuple[Claim, transport.PostResu
                 continue
             delivery.attempt_count += 1
             attempts.append(
-                Attempt(
+                new_instance(
+                    Attempt,
                     delivery=delivery,
                     number=delivery.attempt_count,
                     status_code=result.status_code,

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from csintegration.db import bulk_insert, bulk_update_values, locked_by_key
+from csintegration.db import bulk_insert, bulk_update_values, locked_by_key, new_instance
 from csintegration.events import EventMessage, publish_many
 
 from . import events, scoring, selectors
@@ -156,7 +156,8 @@ def _evaluate(
         outcome.previous_values["churn_risk_alerted_at"] = customer.churn_risk_alerted_at
         customer.churn_risk_alerted_at = observed_at
     if decision.record:
-        outcome.snapshot = HealthSnapshot(
+        outcome.snapshot = new_instance(
+            HealthSnapshot,
             customer=customer,
             score=decision.score,
             previous_score=decision.previous_score,
@@ -305,7 +306,8 @@ def health_initial(*, customers: Sequence[Customer]) -> list[HealthSnapshot]:
         customer.risk_level = scoring.risk_level_for_score(customer.health_score, scorecard.bands)
         customer.health_trend = HealthTrend.STABLE
         snapshots.append(
-            HealthSnapshot(
+            new_instance(
+                HealthSnapshot,
                 customer=customer,
                 score=customer.health_score,
                 health_trend=customer.health_trend,

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from csintegration.api.bulk import BulkItem, BulkItemResult, item_error
-from csintegration.db import bulk_insert, bulk_update_values, locked_by_key, model_update
+from csintegration.db import bulk_insert, bulk_update_values, locked_by_key, model_update, new_instance
 from csintegration.events import EventMessage, publish_many
 
 from . import events, health
@@ -96,8 +96,9 @@ def _health_changes(outcome: health.HealthOutcome) -> dict[str, tuple[Any, Any]]
 
 
 def _new_customer(customer_id: str, data: dict[str, Any], now) -> Customer:
-    customer = Customer(customer_id=customer_id)
-    model_update(instance=customer, data=data, fields=WRITABLE_FIELDS, save=False)
+    customer = new_instance(
+        Customer, customer_id=customer_id, **{name: data[name] for name in WRITABLE_FIELDS if name in data}
+    )
     if data.get("health_score") is not None:
         customer.health_score = data["health_score"]
     _mark_projected(customer, {name: True for name in PROJECTED_FIELDS if name in data}, now)

@@ -199,3 +199,61 @@ def test_update_rows_updates_what_the_orm_update_would():
     assert (
         db.update_rows(Customer, where={"pk": ["cust_upd0"], "segment": ["smb"]}, values={"name": "x"}) == 0
     )
+
+
+def test_a_naive_time_is_made_aware_as_bulk_create_makes_it(settings):
+    naive = MOMENT.replace(tzinfo=None)
+    (event,) = bulk_insert(
+        Event, [Event(event_type="customer.updated", customer_id="cust_1", payload={}, occurred_at=naive)]
+    )
+    assert Event.objects.get(pk=event.pk).occurred_at == naive.replace(tzinfo=UTC)  # TIME_ZONE is UTC
+
+
+def _fields_of(obj) -> dict:
+    return {field.attname: getattr(obj, field.attname) for field in type(obj)._meta.concrete_fields}
+
+
+def test_new_instance_builds_what_the_model_constructor_builds():
+    values = {
+        "event_id": "evt_fixed",  # the default is drawn at random
+        "event_type": "customer.updated",
+        "customer_id": "cust_1",
+        "payload": {"a": 1},
+        "occurred_at": MOMENT,
+    }
+    built, constructed = db.new_instance(Event, **values), Event(**values)
+    assert _fields_of(built) == _fields_of(constructed)
+    assert built._state.adding and built._state.db is None
+
+    customer = Customer(customer_id="cust_rel", name="Related")
+    values = {"customer": customer, "score": 70, "source": "manual", "observed_at": MOMENT}
+    snapshot = db.new_instance(HealthSnapshot, **values)
+    assert _fields_of(snapshot) == _fields_of(HealthSnapshot(**values))
+    assert snapshot.customer is customer and snapshot.customer_id == "cust_rel"
+    by_attname = db.new_instance(HealthSnapshot, customer_id="cust_rel", score=1)
+    assert by_attname.customer_id == "cust_rel"
+
+    bulk_insert(Customer, [db.new_instance(Customer, customer_id="cust_new", name="New")])
+    bulk_insert(Customer, [Customer(customer_id="cust_old", name="New")])
+    assert _stored(Customer, ["cust_new"]) == _stored(Customer, ["cust_old"])
+
+
+def test_new_instance_refuses_a_name_that_is_no_field():
+    with pytest.raises(TypeError, match="no field colour"):
+        db.new_instance(Customer, customer_id="cust_x", colour="red")
+
+
+def test_new_instance_leaves_a_model_with_init_receivers_to_its_constructor():
+    from django.db.models.signals import post_init
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Customer)
+    try:
+        customer = db.new_instance(Customer, customer_id="cust_sig", name="Signalled")
+    finally:
+        post_init.disconnect(receiver, sender=Customer)
+    assert seen == [customer]
