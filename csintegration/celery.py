@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csintegration.settings")
 
@@ -21,6 +21,15 @@ def _use_the_platform_logging(**kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _tune_the_garbage_collector(**kwargs) -> None:
+    """Once the worker (and each forked pool process) has loaded the application: csintegration/runtime.py."""
+    from csintegration.runtime import tune_garbage_collector
+
+    tune_garbage_collector()
 
 
 @task_prerun.connect

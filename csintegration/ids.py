@@ -6,18 +6,16 @@ import time
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
 
-def _base32(number: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        number, remainder = divmod(number, 32)
-        chars.append(_ALPHABET[remainder])
-    return "".join(reversed(chars))
+#: every pair of base-32 digits, by the 10 bits they spell
+_PAIRS = [first + second for first in _ALPHABET for second in _ALPHABET]
+_SHIFTS = tuple(range(120, -1, -10))
 
 
 def new_id(prefix: str) -> str:
     """A ULID-like id: 10 chars of millisecond time then 16 random chars, so ids sort by creation."""
-    millis = int(time.time() * 1000)
-    return f"{prefix}_{_base32(millis, 10)}{_base32(secrets.randbits(80), 16)}"
+    number = (int(time.time() * 1000) % 32**10) << 80 | secrets.randbits(80)
+    # The 130 bits as 26 base-32 digits, most significant first, spelt two at a time.
+    return f"{prefix}_{''.join([_PAIRS[(number >> shift) & 1023] for shift in _SHIFTS])}"
 
 
 #: what follows the prefix and its underscore: letters, digits, '_' or '-'

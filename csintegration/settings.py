@@ -183,6 +183,10 @@ CELERY_TIMEZONE = "UTC"
 # A worker keeps its database connections between tasks (csintegration/celery.py checks them at every
 # task's start and end, with CONN_MAX_AGE and CONN_HEALTH_CHECKS); Celery recycles them after this many.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+# Python's garbage collector in web and worker processes (csintegration/runtime.py): the first generation
+# is collected after this many new objects (Python's default: 700), the next two after this many of the
+# one before; empty leaves Python's defaults.
+GC_THRESHOLDS = tuple(env.list("GC_THRESHOLDS", cast=int, default=[10000, 10, 10]))
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs of the platform; each app adds its own from AppConfig.ready() (csintegration/schedules.py).
 # django-celery-beat copies them into its tables when beat starts, where the admin can edit them.

@@ -7,6 +7,7 @@ import logging
 import math
 import random
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -167,8 +168,8 @@ def event_publish(
 def _count_published(events: list[Event]) -> None:
     """The events count in the metrics and in the request's log line as they are written (a rolled-back
     transaction's events are counted too: no commit hook is added for this)."""
-    for event in events:
-        metrics.events_published.labels(event.event_type).inc()
+    for event_type, count in Counter(event.event_type for event in events).items():
+        metrics.events_published.labels(event_type).inc(count)
     note_published([event.event_id for event in events])
 
 
