@@ -335,7 +335,8 @@ def health_scores_set(
         return []
     now = timezone.now()
     customers = [customer for customer, _ in scores]
-    states = selectors.health_states(customers=customers, since=_lookback_start(now))
+    # A score given, not computed from the measures: the signals are not read.
+    states = selectors.health_states(customers=customers, since=_lookback_start(now), signals=False)
     specs = selectors.scorecard_specs()
     engine_policy = policy()
     outcomes = [
@@ -498,7 +499,7 @@ def health_change_record(
             recommended_actions=recommended_actions,
             observed_at=moment,
         )
-    states = selectors.health_states(customers=[customer], since=_lookback_start(now))
+    states = selectors.health_states(customers=[customer], since=_lookback_start(now), signals=False)
     scorecard = selectors.scorecard_for(customer, selectors.scorecard_specs())
     stored = customer.health_score
     outcome = _evaluate(

@@ -160,12 +160,14 @@ def health_states(
     since: datetime,
     key_range: tuple[str, str] | None = None,
     rows: bool = True,
+    signals: bool = True,
 ) -> dict[str, HealthState]:
     """Signals, scores since ``since`` and the latest breakdown of ``customers``, in three queries.
 
     ``key_range`` (first and last customer id, inclusive) selects by range instead of a list of ids when
     ``customers`` are every customer of that range (a recompute chunk): the statements stay small
-    whatever the chunk's size. With ``rows=False`` signals are read as values only.
+    whatever the chunk's size. With ``rows=False`` signals are read as values only; with
+    ``signals=False`` not at all (a score given rather than computed needs none), in two queries.
     """
     ids = [customer.customer_id for customer in customers]
     states = {customer_id: HealthState() for customer_id in ids}
@@ -175,13 +177,13 @@ def health_states(
         scope = {"customer_id__gte": key_range[0], "customer_id__lte": key_range[1]}
     else:
         scope = {"customer_id__in": ids}
-    signals = CustomerSignal.objects.filter(**scope)
-    if rows:
-        for signal in signals:
+    stored_signals = CustomerSignal.objects.filter(**scope)
+    if signals and rows:
+        for signal in stored_signals:
             if signal.customer_id in states:
                 states[signal.customer_id].signal_rows[signal.name] = signal
-    else:
-        for customer_id, name, value in signals.values_list("customer_id", "name", "value"):
+    elif signals:
+        for customer_id, name, value in stored_signals.values_list("customer_id", "name", "value"):
             if customer_id in states:
                 states[customer_id].signal_rows[name] = SignalValue(value)
     window = (

@@ -159,3 +159,20 @@ def test_a_chunk_read_by_key_range_is_what_its_ids_read(customers_with_signals):
         assert other.points == one.points and other.latest_breakdown == one.latest_breakdown
         assert other.measure_values(customer) == one.measure_values(customer)
     assert any(len(state.points) > 1 for state in by_range.values())
+
+
+def test_a_score_given_reads_the_history_without_the_signals(customers_with_signals):
+    """Setting a score (by hand, a bulk import, a reported change) does not compute it from the measures:
+    the same history and breakdown as a full read, and no signal query."""
+    health.health_recompute_all(chunk_size=100)
+    chunk = list(Customer.objects.filter(pk__gte="cust_n0000", pk__lte="cust_n0009").order_by("pk"))
+    since = health._lookback_start(timezone.now())
+    full = selectors.health_states(customers=chunk, since=since)
+    with CaptureQueriesContext(connection) as queries:
+        given = selectors.health_states(customers=chunk, since=since, signals=False)
+    assert not any("customersignal" in query["sql"] for query in queries.captured_queries)
+    assert len(queries) == 2
+    for customer in chunk:
+        assert given[customer.pk].points == full[customer.pk].points
+        assert given[customer.pk].latest_breakdown == full[customer.pk].latest_breakdown
+        assert given[customer.pk].signal_rows == {} and full[customer.pk].signal_rows
