@@ -28,6 +28,7 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 
 from csintegration.events.models import Event  # noqa: E402
+from csintegration.runtime import tune_garbage_collector  # noqa: E402
 from domains.customers import health  # noqa: E402
 from domains.customers.conf import conf  # noqa: E402
 from domains.customers.models import Customer, CustomerSignal, ScorecardMeasure, Segment  # noqa: E402
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=conf.HEALTH_RECOMPUTE_CHUNK_SIZE)
     parser.add_argument("--keep", action="store_true", help="Leave the bench customers in the database")
     args = parser.parse_args()
+    tune_garbage_collector()  # as the Celery worker that runs the recompute
     if connection.vendor != "postgresql":
         print("Run this against PostgreSQL (DATABASE_URL=postgres://…).", file=sys.stderr)
         sys.exit(2)
