@@ -33,6 +33,10 @@ class Event(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
 
+    #: True while the inline subscribers of a new event run, in the transaction that wrote it: no subscriber
+    #: can have handled it before, so one may skip its read of what it already did (not stored)
+    fresh = False
+
     class Meta:
         ordering = ("-occurred_at", "-event_id")
         indexes = (

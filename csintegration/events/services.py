@@ -184,26 +184,30 @@ def _run_inline_subscribers(event: Event, receipts: list[EventReceipt] | None = 
     if not inline:
         return False
     done: list[EventReceipt] = []
-    for subscriber in inline:
-        try:
-            with transaction.atomic():
-                subscriber.handler(event)
-            done.append(
-                new_instance(
-                    EventReceipt,
-                    event=event,
-                    subscriber=subscriber.name,
-                    attempts=1,
-                    completed_at=timezone.now(),
+    event.fresh = True
+    try:
+        for subscriber in inline:
+            try:
+                with transaction.atomic():
+                    subscriber.handler(event)
+                done.append(
+                    new_instance(
+                        EventReceipt,
+                        event=event,
+                        subscriber=subscriber.name,
+                        attempts=1,
+                        completed_at=timezone.now(),
+                    )
                 )
-            )
-        except Exception:
-            logger.warning(
-                "Inline subscriber %s failed on %s; the fan-out will retry it.",
-                subscriber.name,
-                event.event_id,
-                exc_info=True,
-            )
+            except Exception:
+                logger.warning(
+                    "Inline subscriber %s failed on %s; the fan-out will retry it.",
+                    subscriber.name,
+                    event.event_id,
+                    exc_info=True,
+                )
+    finally:
+        event.fresh = False
     if receipts is None:
         bulk_insert(EventReceipt, done)
     else:

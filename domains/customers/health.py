@@ -488,8 +488,8 @@ def health_change_record(
     if customer is None:
         raise Customer.DoesNotExist(customer_id)
     moment = observed_at or now
-    latest = selectors.latest_snapshot(customer=customer)
-    if latest is not None and moment < latest.observed_at:
+    state, latest_at = selectors.score_history(customer=customer, since=_lookback_start(now))
+    if latest_at is not None and moment < latest_at:
         return _record_late_change(
             customer,
             previous_score=previous_score,
@@ -499,7 +499,7 @@ def health_change_record(
             recommended_actions=recommended_actions,
             observed_at=moment,
         )
-    states = selectors.health_states(customers=[customer], since=_lookback_start(now), signals=False)
+    states = {customer_id: state}
     scorecard = selectors.scorecard_for(customer, selectors.scorecard_specs())
     stored = customer.health_score
     outcome = _evaluate(

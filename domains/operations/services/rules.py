@@ -47,9 +47,13 @@ def rules_apply(event) -> list[RuleFiring]:
         return []
     token = _depth.set(depth + 1)
     try:
-        done = set(
-            RuleFiring.objects.filter(event_id=event.event_id, rule__in=rules).values_list(
-                "rule_id", flat=True
+        done = (
+            set()  # written in this transaction: no rule has fired on it yet
+            if getattr(event, "fresh", False)
+            else set(
+                RuleFiring.objects.filter(event_id=event.event_id, rule__in=rules).values_list(
+                    "rule_id", flat=True
+                )
             )
         )
         context = RuleContext(event)

@@ -211,6 +211,29 @@ def test_a_redelivered_event_fires_a_rule_once(reporter, make_customer):
 
 
 @pytest.mark.django_db
+def test_a_new_event_skips_the_read_of_its_firings_only_while_its_inline_subscribers_run(make_customer):
+    """Inline, in the transaction that wrote it, no rule can have fired on the event yet: the read of its
+    firings is left out; the fan-out (a stored event) reads them, as above."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_customer("cust_fresh", health_score=85)
+    with CaptureQueriesContext(connection) as queries:
+        with transaction.atomic():
+            event = publish(
+                "health_score_change",
+                customer_id="cust_fresh",
+                payload={"previous_score": 85, "new_score": 60, "change_reason": "x", "trigger_events": []},
+            )
+    assert RuleFiring.objects.filter(event_id=event.event_id).count() == 1
+    firing_reads = [
+        q for q in queries.captured_queries if q["sql"].startswith('SELECT "operations_rulefiring"')
+    ]
+    assert firing_reads == [] and event.fresh is False
+    assert services.rules_apply(Event.objects.get(pk=event.event_id)) == []
+
+
+@pytest.mark.django_db
 def test_campaign_rules_need_the_marketing_app(make_customer, rule, fake_marketing, team):
     make_customer("cust_campaign", health_score=48)  # already high risk: no churn alert
     created = rule(
