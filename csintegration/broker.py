@@ -5,7 +5,7 @@ without a client), over the channel's connection pool; building one registers so
 callbacks, a third of the cost of publishing a task, paid twice by a health-change request (its fan-out
 and its webhook deliveries). This channel keeps one client per connection pool and reuses it: the same
 pool and connections, the same commands. A pool replaced (after a fork, on reconnection) gets a client of
-its own. Configured by ``CELERY_BROKER_TRANSPORT`` when the broker URL is ``redis://`` or ``rediss://``.
+its own. ``csintegration/celery.py`` makes it the transport of ``redis://`` and ``rediss://`` URLs.
 """
 
 from __future__ import annotations

@@ -4,8 +4,13 @@ import os
 
 from celery import Celery
 from celery.signals import setup_logging, task_postrun, task_prerun, worker_init, worker_process_init
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csintegration.settings")
+
+# redis:// and rediss:// brokers use kombu's Redis transport with one client per channel
+# (csintegration/broker.py), whatever URL the app is pointed at.
+TRANSPORT_ALIASES.update(redis="csintegration.broker:Transport", rediss="csintegration.broker:Transport")
 
 app = Celery("csintegration")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -170,9 +170,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Long retry delays live in the database, so no task waits past this visibility timeout.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # kombu's Redis transport, publishing through one client per channel (csintegration/broker.py).
-    CELERY_BROKER_TRANSPORT = "csintegration.broker:Transport"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"

@@ -5,8 +5,10 @@ import pytest
 import redis
 from django.conf import settings
 
+from csintegration.broker import Transport
 from csintegration.celery import app
 from csintegration.tasks import enqueue_many
+from tests.celery_support import use_broker
 from tests.conftest import HAS_REDIS
 
 pytestmark = pytest.mark.skipif(not HAS_REDIS, reason="needs REDIS_URL")
@@ -16,15 +18,18 @@ QUEUE = "broker-test"
 
 @pytest.fixture
 def broker():
+    previous = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
+    use_broker(settings.CELERY_BROKER_URL)
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     client.delete(QUEUE)
     yield client
     client.delete(QUEUE)
+    use_broker(*previous)
 
 
 def test_the_platform_transport_carries_the_broker(broker):
     with app.connection_for_write() as connection:
-        assert connection.transport_cls == "csintegration.broker:Transport"
+        assert type(connection.transport) is Transport
 
 
 def test_messages_reach_their_queue_through_one_client(broker, monkeypatch):
