@@ -257,3 +257,63 @@ def test_new_instance_leaves_a_model_with_init_receivers_to_its_constructor():
     finally:
         post_init.disconnect(receiver, sender=Customer)
     assert seen == [customer]
+
+
+def test_rows_of_mixed_value_types_are_each_converted_as_bulk_create_converts_them():
+    """A batch whose rows carry other types than the columns' own (an int for a text column, a str for an
+    int column, a bool for an int, a JSON string, a naive time) is written as ``bulk_create`` writes it,
+    whichever row comes first: a combination of types seen once is no excuse to skip the next one's."""
+    values = [
+        {"name": "Plain", "health_score": 40, "integration_status_as_of": {}},
+        {"name": 12345, "health_score": "41", "integration_status_as_of": []},
+        {"name": "Plain again", "health_score": 42, "integration_status_as_of": {"sales": "x"}},
+        {"name": "Bool score", "health_score": True, "integration_status_as_of": "a JSON string"},
+        {
+            "name": "Unicode é ✓ \\ \t",
+            "health_score": 44,
+            "integration_status_as_of": {"k": [1.5, None, "ü"]},
+        },
+    ]
+
+    def rows(prefix):
+        return [
+            Customer(customer_id=f"cust_{prefix}{n}", segment="smb", **row) for n, row in enumerate(values)
+        ]
+
+    copied, created = rows("mixc"), rows("mixo")
+    bulk_insert(Customer, copied)
+    Customer.objects.bulk_create(created)
+    assert _stored(Customer, [c.pk for c in copied]) == _stored(Customer, [c.pk for c in created])
+    assert Customer.objects.get(pk="cust_mixc1").name == "12345"
+    assert Customer.objects.get(pk="cust_mixc3").integration_status_as_of == "a JSON string"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [],
+        {},
+        {"a": 1, "b": [1, 2.5, None, True, False], "c": {"d": "é ✓ \u2028 \x00"}},
+        [{"x": float("inf")}, 10**30, -0.0, 1e-300],
+        {1: "int key", None: "none key", 2.5: "float key"},
+        {True: "bool key", "s": "str key"},
+        "a string",
+        17,
+    ],
+)
+def test_json_text_is_what_json_dumps_writes(value):
+    import json
+
+    assert db.json_text(value) == json.dumps(value)
+
+
+def test_json_text_fails_as_json_dumps_fails():
+    import json
+
+    cyclic: list = []
+    cyclic.append(cyclic)
+    for value in (cyclic, {"when": MOMENT}, {(1, 2): "tuple key"}):
+        with pytest.raises(Exception) as dumped:
+            json.dumps(value)
+        with pytest.raises(type(dumped.value)):
+            db.json_text(value)
