@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +27,9 @@ from csintegration.events import EventMessage, publish_many
 from . import events, scoring, selectors
 from .conf import conf
 from .models import Customer, CustomerSignal, HealthSnapshot, HealthSource, HealthTrend, Measure
+
+if TYPE_CHECKING:
+    from csintegration.events.models import Event
 
 # Signals that are also success metrics of the customer record: the record shows the latest value.
 SIGNAL_FIELDS = {
@@ -204,52 +207,77 @@ def _write_churn_alerts(outcomes: Sequence[HealthOutcome], states: dict[str, sel
             outcome.snapshot.recommended_actions = list(alert.recommended_actions)
 
 
-def _finish(
-    outcomes: Sequence[HealthOutcome], states: dict[str, selectors.HealthState], now: datetime
-) -> None:
-    """Write what ``_evaluate`` decided for many customers: a few queries whatever their number."""
-    _write_churn_alerts(outcomes, states)
+class HealthWrites:
+    """What a health pass decided and has still to write: the customers whose engine fields changed (and
+    which), the events to publish and the snapshots to insert once those have their ids. ``write()`` does
+    it in a few queries; a caller writing more of the same customers and events in the same transaction
+    (the bulk upsert) takes ``customers``/``fields`` and ``messages`` into its own statements and calls
+    ``write(published=…)`` with the events of these messages, so that each table is written once."""
 
-    dirty = [o for o in outcomes if o.previous_values]
-    if dirty:
-        fields = sorted(set().union(*(o.changed_fields for o in dirty)))
-        for outcome in dirty:
-            outcome.customer.updated_at = now
-        bulk_update_values(Customer, [o.customer for o in dirty], [*fields, "updated_at"])
-
-    messages: list[EventMessage] = []
-    targets: list[tuple[HealthOutcome, str]] = []
-    for outcome in outcomes:
-        snapshot = outcome.snapshot
-        if snapshot is None:
-            continue
-        customer_id = outcome.customer.customer_id
-        if outcome.decision.publish_change:
-            payload = {
-                "previous_score": outcome.previous_score,
-                "new_score": outcome.score,
-                "change_reason": snapshot.change_reason,
-                "trigger_events": snapshot.trigger_events,
-            }
-            messages.append(
-                EventMessage(events.HEALTH_SCORE_CHANGE.name, customer_id, payload, snapshot.observed_at)
-            )
-            targets.append((outcome, "event_id"))
-        if outcome.churn is not None:
-            messages.append(
-                EventMessage(
-                    events.CHURN_RISK_DETECTED.name,
-                    customer_id,
-                    outcome.churn_payload or {},
-                    snapshot.observed_at,
+    def __init__(self, outcomes: Sequence[HealthOutcome], now: datetime) -> None:
+        self.outcomes = outcomes
+        dirty = [o for o in outcomes if o.previous_values]
+        self.customers = [o.customer for o in dirty]
+        changed = sorted(set().union(*(o.changed_fields for o in dirty)))
+        self.fields = [*changed, "updated_at"] if dirty else []
+        for customer in self.customers:
+            customer.updated_at = now
+        self.messages: list[EventMessage] = []
+        self._targets: list[tuple[HealthOutcome, str]] = []
+        for outcome in outcomes:
+            snapshot = outcome.snapshot
+            if snapshot is None:
+                continue
+            customer_id = outcome.customer.customer_id
+            if outcome.decision.publish_change:
+                payload = {
+                    "previous_score": outcome.previous_score,
+                    "new_score": outcome.score,
+                    "change_reason": snapshot.change_reason,
+                    "trigger_events": snapshot.trigger_events,
+                }
+                self.messages.append(
+                    EventMessage(events.HEALTH_SCORE_CHANGE.name, customer_id, payload, snapshot.observed_at)
                 )
-            )
-            targets.append((outcome, "churn_event_id"))
-    published = publish_many(messages)
-    for (outcome, attribute), event in zip(targets, published, strict=True):
-        setattr(outcome, attribute, event.event_id)
-        setattr(outcome.snapshot, attribute, event.event_id)
-    bulk_insert(HealthSnapshot, [o.snapshot for o in outcomes if o.snapshot is not None])
+                self._targets.append((outcome, "event_id"))
+            if outcome.churn is not None:
+                self.messages.append(
+                    EventMessage(
+                        events.CHURN_RISK_DETECTED.name,
+                        customer_id,
+                        outcome.churn_payload or {},
+                        snapshot.observed_at,
+                    )
+                )
+                self._targets.append((outcome, "churn_event_id"))
+
+    def write(self, *, customers: bool = True, published: Sequence[Event] | None = None) -> None:
+        """Update the customers (unless the caller did), publish the events (unless the caller did:
+        ``published`` are their events, in the order of ``messages``), then insert the snapshots."""
+        if customers and self.customers:
+            bulk_update_values(Customer, self.customers, self.fields)
+        if published is None:
+            published = publish_many(self.messages)
+        for (outcome, attribute), event in zip(self._targets, published, strict=True):
+            setattr(outcome, attribute, event.event_id)
+            setattr(outcome.snapshot, attribute, event.event_id)
+        bulk_insert(HealthSnapshot, [o.snapshot for o in self.outcomes if o.snapshot is not None])
+
+
+def _finish(
+    outcomes: Sequence[HealthOutcome],
+    states: dict[str, selectors.HealthState],
+    now: datetime,
+    *,
+    deferred: bool = False,
+) -> HealthWrites:
+    """Write what ``_evaluate`` decided for many customers: a few queries whatever their number (with
+    ``deferred``, only decide them: the caller writes the ``HealthWrites``)."""
+    _write_churn_alerts(outcomes, states)
+    writes = HealthWrites(outcomes, now)
+    if not deferred:
+        writes.write()
+    return writes
 
 
 def _compute_and_finish(
@@ -327,10 +355,12 @@ def health_scores_set(
     scores: Sequence[tuple[Customer, int]],
     change_reason: str = "manual_update",
     source: str = HealthSource.MANUAL,
+    deferred: list[HealthWrites] | None = None,
 ) -> list[HealthOutcome]:
     """Set the score of customers (locked by the caller) as the customer API or the admin gives it:
     risk from the scorecard's bands, trend, churn rules, a snapshot and ``health_score_change`` for each
-    score that moved."""
+    score that moved. With ``deferred`` (a list), nothing is written: the ``HealthWrites`` is appended to
+    it, for the caller to write with its own rows (see ``HealthWrites``)."""
     if not scores:
         return []
     now = timezone.now()
@@ -355,7 +385,9 @@ def health_scores_set(
         for customer, score in scores
         if score != customer.health_score
     ]
-    _finish(outcomes, states, now)
+    writes = _finish(outcomes, states, now, deferred=deferred is not None)
+    if deferred is not None:
+        deferred.append(writes)
     return outcomes
 
 

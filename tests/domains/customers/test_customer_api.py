@@ -287,6 +287,51 @@ def test_bulk_all_valid_is_200_and_uses_few_queries(api):
     assert Customer.objects.filter(health_score=90).count() == 300
 
 
+def test_bulk_update_of_fields_and_scores_writes_each_table_once(api):
+    """Records that change fields and scores together: the fields and the engine's decisions reach the
+    customers in one UPDATE, the engine's events and the records' customer.updated in one publish, and
+    each snapshot names the health_score_change it published."""
+    from csintegration.events.models import Event
+    from domains.customers.models import HealthSnapshot
+
+    client = api()
+    records = [{"customer_id": f"cust_both{i}", "name": f"Both {i}", "health_score": 80} for i in range(150)]
+    assert signed_bulk(client, {"customers": records}).status_code == 200
+    before = {c.pk: c.updated_at for c in Customer.objects.filter(pk__startswith="cust_both")}
+    changes = [
+        {
+            "customer_id": f"cust_both{i}",
+            **({"name": f"Renamed {i}"} if i % 2 else {}),
+            "health_score": 10 + i % 3,
+        }
+        for i in range(150)
+    ]
+    changes.append({"customer_id": "cust_both0", "name": "Twice"})  # refused: only the first counts
+    with CaptureQueriesContext(connection) as queries:
+        response = signed_bulk(client, {"customers": changes})
+    assert response.status_code == 207
+    customer_updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "customers_customer"')]
+    # One statement on PostgreSQL; elsewhere bulk_update splits it at the database's parameter limit.
+    assert len(customer_updates) == 1 or connection.vendor != "postgresql", customer_updates
+
+    for customer in Customer.objects.filter(pk__startswith="cust_both"):
+        index = int(customer.pk.removeprefix("cust_both"))
+        assert customer.name == (f"Renamed {index}" if index % 2 else f"Both {index}")
+        assert (customer.health_score, customer.risk_level) == (10 + index % 3, "critical")
+        assert customer.updated_at > before[customer.pk]
+    updated = {e.customer_id: e.payload for e in Event.objects.filter(event_type="customer.updated")}
+    assert set(updated["cust_both1"]["changed_fields"]) >= {"name", "health_score", "risk_level"}
+    assert "name" not in updated["cust_both2"]["changed_fields"]
+    assert updated["cust_both2"]["changes"]["health_score"] == {"previous": 80, "current": 12}
+    changed = {e.customer_id: e.event_id for e in Event.objects.filter(event_type="health_score_change")}
+    churn = {e.customer_id: e.event_id for e in Event.objects.filter(event_type="churn_risk_detected")}
+    assert len(changed) == len(churn) == 150
+    latest = HealthSnapshot.objects.filter(customer__pk__startswith="cust_both", source="manual")
+    assert {s.customer_id: (s.event_id, s.churn_event_id) for s in latest} == {
+        key: (changed[key], churn[key]) for key in changed
+    }
+
+
 def test_bulk_refuses_more_than_1000_records(api):
     response = signed_bulk(api(), {"customers": [{"name": "x"}] * 1001})
     assert_problem(response, 400)
