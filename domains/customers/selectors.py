@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+
+from csintegration.db import table_stamp
 
 from . import scoring
 from .models import (
@@ -76,8 +78,7 @@ _specs_cache: tuple[tuple, list[scoring.ScorecardSpec]] | None = None
 def scorecards_version() -> tuple:
     """Changes whenever a scorecard, one of its measures or bands is saved or deleted (they touch their
     scorecard's ``updated_at``): one small aggregate query."""
-    stamp = Scorecard.objects.aggregate(count=Count("id"), latest=Max("updated_at"))
-    return (stamp["count"], stamp["latest"])
+    return table_stamp(Scorecard)
 
 
 def scorecard_specs() -> list[scoring.ScorecardSpec]:

@@ -11,6 +11,8 @@ from django.db.models import Case, Count, IntegerField, Max, Prefetch, Q, QueryS
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from csintegration.db import table_stamp
+
 from . import performance
 from .assignment import ManagerLoad
 from .conf import conf
@@ -82,8 +84,7 @@ _rules_cache: tuple[tuple, dict[str, list[AutomationRule]]] | None = None
 
 def rules_version() -> tuple:
     """Moves whenever a rule is added, changed or deleted: one small aggregate query."""
-    stamp = AutomationRule.objects.aggregate(count=Count("rule_id"), latest=Max("updated_at"))
-    return (stamp["count"], stamp["latest"])
+    return table_stamp(AutomationRule)
 
 
 def active_rules_for(event_type: str) -> list[AutomationRule]:

@@ -317,3 +317,59 @@ def test_json_text_fails_as_json_dumps_fails():
             json.dumps(value)
         with pytest.raises(type(dumped.value)):
             db.json_text(value)
+
+
+def test_locked_by_key_loads_the_rows_as_the_orm_loads_them():
+    bulk_insert(Customer, _customers("lock"))
+    locked = db.locked_by_key(Customer, ["cust_lock2", "cust_lock0", "cust_missing", "cust_lock0"])
+    assert list(locked) == ["cust_lock0", "cust_lock2"]  # key order, the missing key left out
+    for key, row in locked.items():
+        stored = Customer.objects.get(pk=key)
+        assert _fields_of(row) == _fields_of(stored)
+        assert (row._state.adding, row._state.db) == (False, "default")
+    assert db.locked_by_key(Customer, []) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locked_by_key_holds_the_rows_until_the_transaction_ends():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises writers)")
+    import threading
+
+    bulk_insert(Customer, _customers("held"))
+    attempts: list[str] = []
+
+    def other_writer():
+        try:
+            with transaction.atomic():
+                list(Customer.objects.select_for_update(nowait=True).filter(pk="cust_held1"))
+            attempts.append("locked it")
+        except Exception as exc:  # psycopg's LockNotAvailable, wrapped by Django
+            attempts.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        assert set(db.locked_by_key(Customer, ["cust_held1"])) == {"cust_held1"}
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        thread.join(10)
+    assert attempts == ["OperationalError"]
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    thread.join(10)
+    assert attempts == ["OperationalError", "locked it"]
+
+
+def test_table_stamp_moves_with_every_added_saved_or_deleted_row():
+    from domains.customers.models import Scorecard
+
+    first = db.table_stamp(Scorecard)
+    scorecard = Scorecard.objects.create(name="Stamped", segment="enterprise")
+    added = db.table_stamp(Scorecard)
+    assert added != first and added[0] == first[0] + 1
+    scorecard.save()
+    saved = db.table_stamp(Scorecard)
+    assert saved != added and saved[0] == added[0]
+    scorecard.delete()
+    assert db.table_stamp(Scorecard)[0] == first[0]
