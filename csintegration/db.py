@@ -78,10 +78,7 @@ def table_stamp(model: type[models.Model], field: str = "updated_at") -> tuple[i
 _STAMP_SQL: dict[tuple[type[models.Model], str], str] = {}
 
 
-def insert_unless_present(obj: models.Model, *, unique: Sequence[str]) -> bool:
-    """Insert ``obj`` unless a row with the same ``unique`` columns exists; True when this call wrote
-    it. One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL, SQLite 3.35+) rather than an
-    insert and a read back. ``obj``'s primary key must be set (a client-side default)."""
+def _insert_unless_present_sql(obj: models.Model, unique: Sequence[str]) -> tuple[str, list[Any]]:
     meta = obj._meta
     quote = connection.ops.quote_name
     fields = [field for field in meta.concrete_fields if not isinstance(field, models.AutoField)]
@@ -93,11 +90,49 @@ def insert_unless_present(obj: models.Model, *, unique: Sequence[str]) -> bool:
         f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({conflict}) DO NOTHING "
         f"RETURNING {quote(meta.pk.column)}"
     )
-    with connection.cursor() as cursor:  # only quoted model names are interpolated
-        cursor.execute(sql, values)
-        inserted = cursor.fetchone() is not None
+    return sql, values
+
+
+def _inserted(obj: models.Model, inserted: bool) -> bool:
     obj._state.adding, obj._state.db = not inserted, connection.alias if inserted else None
     return inserted
+
+
+def insert_unless_present(obj: models.Model, *, unique: Sequence[str]) -> bool:
+    """Insert ``obj`` unless a row with the same ``unique`` columns exists; True when this call wrote
+    it. One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL, SQLite 3.35+) rather than an
+    insert and a read back. ``obj``'s primary key must be set (a client-side default)."""
+    sql, values = _insert_unless_present_sql(obj, unique)
+    with connection.cursor() as cursor:  # only quoted model names are interpolated
+        cursor.execute(sql, values)
+        return _inserted(obj, cursor.fetchone() is not None)
+
+
+def insert_unless_present_and_select(
+    obj: models.Model, *, unique: Sequence[str], select: str, params: Sequence[Any] = ()
+) -> tuple[bool, list[tuple]]:
+    """``insert_unless_present(obj)`` and the rows of the query ``select`` (with ``params``; its first
+    column never NULL), in one round trip on PostgreSQL: the insert as a data-modifying ``WITH``, the query
+    beside it. Elsewhere the two statements one after the other; so the query should not read the row being
+    inserted (PostgreSQL's query does not see it, the second statement elsewhere does)."""
+    if connection.vendor != "postgresql":
+        inserted = insert_unless_present(obj, unique=unique)
+        with connection.cursor() as cursor:
+            cursor.execute(select, list(params))
+            return inserted, list(cursor.fetchall())
+    sql, values = _insert_unless_present_sql(obj, unique)
+    # One row at least: whether the row went in, then each row of the query (NULLs when it has none).
+    combined = (
+        f"WITH inserted AS ({sql}) "  # noqa: S608 (the two statements are built from quoted names only)
+        f"SELECT (SELECT COUNT(*) FROM inserted), selected.* FROM (SELECT 1) AS one "
+        f"LEFT JOIN ({select}) AS selected ON TRUE"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(combined, [*values, *params])
+        rows = cursor.fetchall()
+    inserted = _inserted(obj, rows[0][0] == 1)
+    selected = [row[1:] for row in rows if row[1] is not None]
+    return inserted, selected
 
 
 def model_update(

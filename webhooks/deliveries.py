@@ -28,7 +28,7 @@ from django.utils import timezone
 from csintegration.db import (
     bulk_insert,
     bulk_update_values,
-    insert_unless_present,
+    insert_unless_present_and_select,
     lock_rows,
     new_instance,
     update_rows,
@@ -96,6 +96,28 @@ def scope_missing_error(event_type: str) -> str:
 # --- Messages from events -------------------------------------------------------------------------------
 
 
+def _active_endpoints_sql() -> str:
+    """The id and event types of every active endpoint, with its client's key, scopes and state."""
+    quote = connection.ops.quote_name
+    endpoints, clients = WebhookEndpoint._meta, WebhookEndpoint._meta.get_field("client").related_model._meta
+    # Only quoted model names are interpolated.
+    return (
+        f"SELECT e.{quote('id')}, CAST(e.{quote('event_types')} AS text), c.{quote(clients.pk.column)}, "  # noqa: S608
+        f"c.{quote('scopes')}, c.{quote('is_active')} FROM {quote(endpoints.db_table)} e "
+        f"JOIN {quote(clients.db_table)} c ON c.{quote(clients.pk.column)} = e.{quote('client_id')} "
+        f"WHERE e.{quote('is_active')}"
+    )
+
+
+def _candidate(row: tuple) -> WebhookEndpoint:
+    """An endpoint of ``_active_endpoints_sql`` as far as ``may_receive`` reads it."""
+    endpoint_id, event_types, client_pk, scopes, client_active = row
+    client_model = WebhookEndpoint._meta.get_field("client").related_model
+    key = client_model._meta.pk.attname
+    client = new_instance(client_model, **{key: client_pk}, scopes=scopes, is_active=bool(client_active))
+    return new_instance(WebhookEndpoint, id=endpoint_id, event_types=json.loads(event_types), client=client)
+
+
 def message_create_for_event(*, event: Any) -> Message:
     """The ``csintegration.events`` subscriber: one message per event, one delivery per active endpoint
     that wants its type, the first attempts queued after commit. Running it twice changes nothing."""
@@ -111,17 +133,16 @@ def message_create_for_event(*, event: Any) -> Message:
             occurred_at=event.occurred_at,
         )
         already: set[str] = set()
-        if not insert_unless_present(message, unique=["event_id"]):  # a second run: read what won
+        # The message and the active endpoints (with their clients' scopes) in one round trip.
+        inserted, candidates = insert_unless_present_and_select(
+            message, unique=["event_id"], select=_active_endpoints_sql()
+        )
+        if not inserted:  # a second run: read what won
             message = Message.objects.get(event_id=event.event_id)
             already = set(message.deliveries.values_list("endpoint_id", flat=True))
-        candidates = (
-            WebhookEndpoint.objects.filter(is_active=True)
-            .select_related("client")
-            .only("id", "event_types", "client__scopes", "client__is_active")
-        )
         endpoints = [
             endpoint
-            for endpoint in candidates
+            for endpoint in map(_candidate, candidates)
             if endpoint.pk not in already and may_receive(endpoint, event.event_type)
         ]
         if not endpoints:

@@ -520,7 +520,8 @@ def health_change_record(
     if customer is None:
         raise Customer.DoesNotExist(customer_id)
     moment = observed_at or now
-    state, latest_at = selectors.score_history(customer=customer, since=_lookback_start(now))
+    history = selectors.score_history(customer=customer, since=_lookback_start(now))
+    state, latest_at = history.state, history.latest_at
     if latest_at is not None and moment < latest_at:
         return _record_late_change(
             customer,
@@ -532,7 +533,8 @@ def health_change_record(
             observed_at=moment,
         )
     states = {customer_id: state}
-    scorecard = selectors.scorecard_for(customer, selectors.scorecard_specs())
+    specs = selectors.scorecard_specs(version=history.scorecards_version)
+    scorecard = selectors.scorecard_for(customer, specs)
     stored = customer.health_score
     outcome = _evaluate(
         customer,

@@ -81,11 +81,13 @@ def scorecards_version() -> tuple:
     return table_stamp(Scorecard)
 
 
-def scorecard_specs() -> list[scoring.ScorecardSpec]:
+def scorecard_specs(*, version: tuple | None = None) -> list[scoring.ScorecardSpec]:
     """Every active scorecard in its pure form: kept per process, re-read (three queries) only when
-    ``scorecards_version`` moved, so every process sees an edit at its next use."""
+    ``scorecards_version`` moved, so every process sees an edit at its next use. ``version``: the
+    ``scorecards_version()`` the caller read already in this transaction (``score_history`` reads it)."""
     global _specs_cache
-    version = scorecards_version()
+    if version is None:
+        version = scorecards_version()
     cached = _specs_cache
     if cached is not None and cached[0] == version:
         return cached[1]
@@ -215,16 +217,27 @@ def health_states(
     return states
 
 
-def score_history(*, customer: Customer, since: datetime) -> tuple[HealthState, datetime | None]:
-    """``health_states(customers=[customer], since=since, signals=False)`` and the time of
-    ``latest_snapshot(customer=customer)``, what a score reported for one customer needs, in one statement
-    on PostgreSQL (three subqueries, each the query of those functions) instead of three."""
+class ScoreHistory(NamedTuple):
+    state: HealthState
+    #: the time of the latest applied snapshot (None before the first)
+    latest_at: datetime | None
+    #: ``scorecards_version()``, read in the same statement
+    scorecards_version: tuple
+
+
+def score_history(*, customer: Customer, since: datetime) -> ScoreHistory:
+    """``health_states(customers=[customer], since=since, signals=False)``, the time of
+    ``latest_snapshot(customer=customer)`` and ``scorecards_version()``, what a score reported for one
+    customer needs, in one statement on PostgreSQL (subqueries, each the query of those functions) instead
+    of four."""
     if connection.vendor != "postgresql":
         latest = latest_snapshot(customer=customer)
         state = health_states(customers=[customer], since=since, signals=False)[customer.customer_id]
-        return state, latest.observed_at if latest is not None else None
-    table = connection.ops.quote_name(HealthSnapshot._meta.db_table)
-    # Only the quoted model table is interpolated; every value is a parameter.
+        return ScoreHistory(state, latest.observed_at if latest is not None else None, scorecards_version())
+    quote = connection.ops.quote_name
+    table = quote(HealthSnapshot._meta.db_table)
+    scorecards = quote(Scorecard._meta.db_table)
+    # Only quoted model tables are interpolated; every value is a parameter.
     sql = f"""
         SELECT
             (SELECT json_agg(json_build_array(w.observed_at, w.score, w.id)
@@ -233,18 +246,20 @@ def score_history(*, customer: Customer, since: datetime) -> tuple[HealthState, 
             (SELECT b.breakdown::text FROM {table} b WHERE b.id = (
                 SELECT max(m.id) FROM {table} m WHERE m.customer_id = %(customer)s AND m.applied)),
             (SELECT l.observed_at FROM {table} l WHERE l.customer_id = %(customer)s AND l.applied
-               ORDER BY l.observed_at DESC, l.id DESC LIMIT 1)
+               ORDER BY l.observed_at DESC, l.id DESC LIMIT 1),
+            (SELECT COUNT(*) FROM {scorecards}),
+            (SELECT MAX("updated_at") FROM {scorecards})
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, {"customer": customer.customer_id, "since": since})
-        window, breakdown, latest_at = cursor.fetchone()
+        window, breakdown, latest_at, scorecard_count, scorecard_latest = cursor.fetchone()
     state = HealthState()
     for observed_at, score, snapshot_id in json.loads(window) if window else ():
         state.points.append((datetime.fromisoformat(observed_at), score, snapshot_id))
     state.latest_breakdown = json.loads(breakdown) if breakdown is not None else None
     if state.latest_breakdown is None and not state.points:
         state.points.append((customer.updated_at, customer.health_score, None))
-    return state, latest_at
+    return ScoreHistory(state, latest_at, (scorecard_count, scorecard_latest))
 
 
 def latest_snapshot(*, customer: Customer) -> HealthSnapshot | None:

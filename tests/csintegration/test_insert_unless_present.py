@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from csintegration.db import insert_unless_present
+from csintegration.db import insert_unless_present, insert_unless_present_and_select
 from webhooks.models import Message
 
 pytestmark = pytest.mark.django_db
@@ -40,3 +40,29 @@ def test_the_first_call_writes_the_row_and_a_second_writes_nothing():
         OCCURRED,
     )
     assert stored.created_at is not None and stored.created_at == first.created_at
+
+
+def test_with_a_query_beside_it_in_one_round_trip():
+    """``insert_unless_present_and_select``: the same insert, and the rows of a query (none, or several),
+    in one statement on PostgreSQL."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def insert(obj, prefix):
+        select = 'SELECT "id", "customer_id" FROM "webhooks_message" WHERE "customer_id" LIKE %s'
+        select += ' ORDER BY "customer_id"'
+        return insert_unless_present_and_select(obj, unique=["event_id"], select=select, params=[prefix])
+
+    first = message("cust_1")
+    with CaptureQueriesContext(connection) as queries:
+        assert insert(first, "other_%") == (True, [])
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    assert not first._state.adding
+    others = [message(f"other_{n}") for n in range(2)]
+    for n, other in enumerate(others):
+        other.event_id = f"evt_other{n}"
+        assert insert_unless_present(other, unique=["event_id"])
+
+    again = message("cust_2")  # the event_id of the first
+    assert insert(again, "other_%") == (False, [(others[0].pk, "other_0"), (others[1].pk, "other_1")])
+    assert again._state.adding and Message.objects.count() == 3

@@ -128,3 +128,26 @@ def test_an_older_reported_change_is_kept_in_the_history_but_not_applied(health_
     history = health_api.get(f"{BASE}/cust_late/health").json()["history"]
     # Newest first: the current score, the customer's first one, then the late report at its own time.
     assert [(entry["score"], entry["applied"]) for entry in history] == [(70, True), (80, True), (40, False)]
+
+
+def test_a_reported_change_sees_a_scorecard_edited_since_the_last_one(health_api, make_customer):
+    """The reported change reads the scorecards' version with its history (one statement): an edit between
+    two changes decides the second one's risk, though this process had the scorecards cached."""
+    make_customer("cust_edit", segment="enterprise", health_score=85)
+
+    def report(previous, new):
+        body = {"customer_id": "cust_edit", "previous_score": previous, "new_score": new}
+        body["change_reason"] = "usage_change"
+        response = health_api.post(HEALTH_CHANGE, body, format="json")
+        assert response.status_code == 202, response.content
+        return response.json()["risk_level"]
+
+    assert report(85, 80) == "low"  # the default bands
+    card = Scorecard.objects.create(name="Strict", segment="enterprise")
+    for bound, level in ((95, "low"), (85, "medium"), (0, "high")):
+        ScorecardBand.objects.create(scorecard=card, min_score=bound, risk_level=level)
+    assert report(80, 81) == "high"
+    band = card.bands.get(risk_level="high")
+    band.min_score, band.risk_level = 0, "critical"
+    band.save()  # a band saved touches its scorecard
+    assert report(81, 82) == "critical"

@@ -31,7 +31,8 @@ def _snapshot(customer, score, days_ago, *, applied=True, breakdown=None, minute
 
 
 def _both(customer, since):
-    state, latest_at = selectors.score_history(customer=customer, since=since)
+    state, latest_at, version = selectors.score_history(customer=customer, since=since)
+    assert version == selectors.scorecards_version()
     expected = selectors.health_states(customers=[customer], since=since, signals=False)[customer.pk]
     latest = selectors.latest_snapshot(customer=customer)
     return (state, latest_at), (expected, latest.observed_at if latest is not None else None)
