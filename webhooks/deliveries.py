@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import structlog
@@ -97,25 +98,34 @@ def scope_missing_error(event_type: str) -> str:
 
 
 def _active_endpoints_sql() -> str:
-    """The id and event types of every active endpoint, with its client's key, scopes and state."""
+    """The id and event types of every active endpoint, with its client's scopes and state."""
     quote = connection.ops.quote_name
     endpoints, clients = WebhookEndpoint._meta, WebhookEndpoint._meta.get_field("client").related_model._meta
     # Only quoted model names are interpolated.
     return (
-        f"SELECT e.{quote('id')}, CAST(e.{quote('event_types')} AS text), c.{quote(clients.pk.column)}, "  # noqa: S608
+        f"SELECT e.{quote('id')}, CAST(e.{quote('event_types')} AS text), "  # noqa: S608
         f"c.{quote('scopes')}, c.{quote('is_active')} FROM {quote(endpoints.db_table)} e "
         f"JOIN {quote(clients.db_table)} c ON c.{quote(clients.pk.column)} = e.{quote('client_id')} "
         f"WHERE e.{quote('is_active')}"
     )
 
 
-def _candidate(row: tuple) -> WebhookEndpoint:
-    """An endpoint of ``_active_endpoints_sql`` as far as ``may_receive`` reads it."""
-    endpoint_id, event_types, client_pk, scopes, client_active = row
-    client_model = WebhookEndpoint._meta.get_field("client").related_model
-    key = client_model._meta.pk.attname
-    client = new_instance(client_model, **{key: client_pk}, scopes=scopes, is_active=bool(client_active))
-    return new_instance(WebhookEndpoint, id=endpoint_id, event_types=json.loads(event_types), client=client)
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """An endpoint of ``_active_endpoints_sql`` as far as ``may_receive`` reads it (no model instances: a
+    client's would draw its credential defaults)."""
+
+    pk: str
+    event_types: list[str]
+    client: SimpleNamespace
+
+    wants = WebhookEndpoint.wants
+
+
+def _candidate(row: tuple) -> _Candidate:
+    endpoint_id, event_types, scopes, client_active = row
+    client = SimpleNamespace(scopes=scopes, is_active=bool(client_active))
+    return _Candidate(endpoint_id, json.loads(event_types), client)
 
 
 def message_create_for_event(*, event: Any) -> Message:
