@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -250,3 +251,21 @@ class LeanValidator:
                 raise _Fallback
             return value
         return self._run(nested, value)  # _NESTED
+
+
+_shared: dict[type[serializers.Serializer], LeanValidator] = {}
+_shared_lock = threading.Lock()
+
+
+def validate_body(serializer_class: type[serializers.Serializer], data: Any) -> Any:
+    """``serializer_class(data=data)``'s validated data, or its ``ValidationError`` (what
+    ``is_valid(raise_exception=True)`` raises), through one ``LeanValidator`` per class, kept for the
+    process: for a hot view validating one body per request, which would otherwise build (deep-copy) the
+    serializer's fields on every request. For a serializer that needs no context (no request, no view)."""
+    validator = _shared.get(serializer_class)
+    if validator is None:
+        with _shared_lock:
+            validator = _shared.get(serializer_class)
+            if validator is None:
+                validator = _shared[serializer_class] = LeanValidator(serializer_class())
+    return validator.validate(data)

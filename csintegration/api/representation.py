@@ -10,7 +10,8 @@ serializer instance (a list reuses one child for every row) how each readable fi
 - anything else (a dotted source, a method field, a field with its own ``get_attribute``): DRF's way.
 
 Then each value goes through the field's own ``to_representation``, ``None`` staying ``None``, exactly as
-DRF does. A mapping as the instance, or an attribute that is missing or callable, takes DRF's path.
+DRF does. A mapping as the instance is read by key as DRF reads it; a key or attribute that is missing, or
+a callable value, takes DRF's path.
 
 The plan is kept on the class when nothing of it can depend on the instance or its context: the
 serializer class builds its fields as DRF does (neither ``__init__`` nor ``get_fields`` of its own), and
@@ -70,13 +71,12 @@ class PlannedRepresentationMixin:
         return plan
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        if isinstance(instance, Mapping):
-            return super().to_representation(instance)
+        mapping = isinstance(instance, Mapping)
         result: dict[str, Any] = {}
         for name, kind, attribute, field in self._representation_plan():
             if kind == _PLAIN:
                 try:
-                    value = getattr(instance, attribute)
+                    value = instance[attribute] if mapping else getattr(instance, attribute)
                 except Exception:  # a missing attribute or related row: DRF's rules (default, skip, None)
                     return super().to_representation(instance)
                 if callable(value):

@@ -9,8 +9,12 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from csintegration.api.fields import PrefixedIdField
-from csintegration.api.lean import _GENERIC, _NESTED, LeanValidator, _Fallback, _kind
-from domains.customers.api.serializers import CustomerSerializer, SignalsBulkItemSerializer
+from csintegration.api.lean import _GENERIC, _NESTED, LeanValidator, _Fallback, _kind, validate_body
+from domains.customers.api.serializers import (
+    CustomerSerializer,
+    HealthChangeRequestSerializer,
+    SignalsBulkItemSerializer,
+)
 from domains.product.api.serializers import UsageSerializer
 
 
@@ -132,6 +136,7 @@ SERIALIZERS = {
     "customer": lambda: CustomerSerializer(data={}),
     "signals": lambda: SignalsBulkItemSerializer(data={}),
     "usage": lambda: UsageSerializer(data={}),
+    "health change": lambda: HealthChangeRequestSerializer(data={}),
     "every kind": lambda: EveryKindSerializer(data={}),
     "every kind (partial)": lambda: EveryKindSerializer(data={}, partial=True),
 }
@@ -223,3 +228,38 @@ def test_fields_the_lean_path_does_not_read_run_their_own_validation():
     assert (
         _kind(SignalsBulkItemSerializer(data={}).fields["signals"]) == _GENERIC
     )  # its own to_internal_value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"customer_id": "cust_1", "previous_score": 60, "new_score": 66, "change_reason": "usage_growth"},
+        {
+            "customer_id": "cust_1",
+            "previous_score": 60,
+            "new_score": 66,
+            "change_reason": "x",
+            "trigger_events": ["a"],
+        },
+        {"customer_id": "cust_1", "previous_score": 60, "new_score": 101, "change_reason": "x"},
+        {"customer_id": "nope", "previous_score": "60", "change_reason": ""},
+        {
+            "customer_id": "cust_1",
+            "previous_score": 1,
+            "new_score": 2,
+            "change_reason": "x",
+            "timestamp": "2999-01-01",
+        },
+        {"customer_id": "cust_1", "previous_score": 1, "new_score": 2, "change_reason": "x", "extra": 1},
+        [],
+    ],
+)
+def test_a_body_validated_by_the_shared_validator_is_what_is_valid_gives(body):
+    """``validate_body``: a view's one body per request, through one LeanValidator per serializer class."""
+    serializer = HealthChangeRequestSerializer(data=body)
+    if serializer.is_valid():
+        assert validate_body(HealthChangeRequestSerializer, body) == serializer.validated_data
+    else:
+        with pytest.raises(ValidationError) as raised:
+            validate_body(HealthChangeRequestSerializer, body)
+        assert raised.value.detail == serializer.errors

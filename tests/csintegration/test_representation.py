@@ -115,3 +115,43 @@ def test_a_plan_that_may_depend_on_the_instance_is_not_shared():
     assert Flat(row).data == {"name": "Acme", "amount": Decimal("12.50"), "code": "FR"}
     assert "_shared_plan" in Flat.__dict__ and "_shared_plan" not in FlatWithInit.__dict__
     assert FlatWithInit(row).data == {"name": "Acme", "amount": Decimal("12.50")}
+
+
+def test_a_mapping_answer_is_drf_s_and_builds_no_fields_after_the_first():
+    """A view answering a dict (the health-change answer) reads it by key through the class's plan."""
+    from datetime import UTC, datetime
+
+    from domains.customers.api.serializers import HealthChangeResponseSerializer
+
+    class Plain(serializers.Serializer):  # the same fields, DRF's own representation
+        pass
+
+    Plain._declared_fields = HealthChangeResponseSerializer._declared_fields
+    body = {
+        "event_id": "evt_1",
+        "applied": True,
+        "not_applied_reason": None,
+        "customer_id": "cust_1",
+        "previous_score": 60,
+        "stored_previous_score": 61,
+        "previous_score_matched": False,
+        "previous_score_difference": -1,
+        "new_score": 66,
+        "health_score": 66,
+        "health_trend": "improving",
+        "risk_level": "medium",
+        "previous_risk_level": "medium",
+        "churn_risk_detected": False,
+        "churn_event_id": None,
+        "snapshot_id": 7,
+        "timestamp": datetime(2026, 12, 4, 8, 0, 0, 123456, tzinfo=UTC),
+    }
+    assert HealthChangeResponseSerializer(body).data == Plain(body).data
+    later = HealthChangeResponseSerializer(body)
+    assert later.data == Plain(body).data
+    assert "fields" not in later.__dict__
+    missing = {key: value for key, value in body.items() if key != "snapshot_id"}
+    with pytest.raises(KeyError):
+        Plain(missing).data  # noqa: B018 (DRF's error for a missing key, which the plan leaves to DRF)
+    with pytest.raises(KeyError):
+        HealthChangeResponseSerializer(missing).data  # noqa: B018

@@ -326,7 +326,7 @@ class HealthChangeRequestSerializer(serializers.Serializer):
     )
 
 
-class HealthChangeResponseSerializer(serializers.Serializer):
+class HealthChangeResponseSerializer(PlannedRepresentationMixin, serializers.Serializer):
     event_id = serializers.CharField(
         allow_null=True, help_text="The health_score_change event (evt_…); null when not applied"
     )

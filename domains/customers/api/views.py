@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from csintegration.api.bulk import BulkAPIView, BulkItem, BulkItemResult, bulk_schema, item_error
 from csintegration.api.exceptions import Problem
+from csintegration.api.lean import validate_body
 from csintegration.api.query import BoundedInteger
 from csintegration.api.schema import ProblemSerializer
 from csintegration.api.views import PlatformAPIView, PlatformModelViewSet
@@ -160,9 +161,7 @@ class HealthChangeEventView(PlatformAPIView):
     rate_limit_category = "realtime"
 
     def post(self, request):
-        payload = HealthChangeRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
+        data = validate_body(HealthChangeRequestSerializer, request.data)
         try:
             result = health.health_change_record(
                 customer_id=data["customer_id"],
