@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -70,10 +70,7 @@ def enqueue(
 
 
 def enqueue_many(task_name: str, *, args_list: Iterable[Sequence[Any]], queue: str | None = None) -> int:
-    """Send one message per item of ``args_list`` over one broker connection, in one round trip where the
-    transport batches publishes (kombu's Redis pipeline); returns how many went. A batch the broker does
-    not confirm counts none as sent (its messages may or may not have arrived: each app's recovery, the
-    outbox sweeper or the delivery dispatcher, covers either case)."""
+    """Send one message per item of ``args_list`` over one broker connection; returns how many went."""
     sent = 0
     batches = [tuple(args) for args in args_list]
     if not batches:
@@ -83,25 +80,13 @@ def enqueue_many(task_name: str, *, args_list: Iterable[Sequence[Any]], queue: s
         return sum(enqueue(task_name, args=args, queue=queue) for args in batches)
     try:
         with producer_for_enqueue() as producer:
-            with producer.batch(max_size=ENQUEUE_BATCH_SIZE) if len(batches) > 1 else nullcontext():
-                for args in batches:
-                    if not enqueue(task_name, args=args, queue=queue, producer=producer):
-                        break  # the broker is gone; the rest would only wait for it too
-                    sent += 1
-    except Exception as exc:
-        logger.warning(
-            "Could not reach the broker for %s %s tasks (%s: %s).",
-            len(batches),
-            task_name,
-            type(exc).__name__,
-            exc,
-        )
-        return 0
+            for args in batches:
+                if not enqueue(task_name, args=args, queue=queue, producer=producer):
+                    break  # the broker is gone; the rest would only wait for it too
+                sent += 1
+    except Exception:
+        logger.warning("Could not reach the broker for %s %s tasks.", len(batches) - sent, task_name)
     return sent
-
-
-#: messages of one ``enqueue_many`` sent per round trip to the broker
-ENQUEUE_BATCH_SIZE = 500
 
 
 @contextmanager

@@ -1,8 +1,6 @@
 """The Redis broker transport (csintegration/broker.py) publishes through one Redis client per channel
-and connection pool, where kombu's builds one per message; messages still reach their queue. Many messages
-(``enqueue_many``) go in one pipeline, in order; a broker that does not answer costs a warning."""
-
-import json
+and connection pool, where kombu's builds one per message; messages still reach their queue. A broker that
+does not answer costs a warning."""
 
 import pytest
 import redis
@@ -63,30 +61,6 @@ def test_a_new_pool_gets_a_client_of_its_own(broker):
             assert renewed is not first and renewed.connection_pool is channel.pool
             renewed.lpush(QUEUE, "probe")
     assert broker.llen(QUEUE) == 1
-
-
-def test_many_messages_go_in_one_round_trip_in_order(broker, monkeypatch):
-    enqueue_many("events.dispatch_events", args_list=[(["evt_warm"],)], queue=QUEUE)  # declares the queue
-    broker.delete(QUEUE)
-    executed, pushed = [], []
-    execute, lpush = redis.client.Pipeline.execute, redis.Redis.lpush
-
-    def counting_execute(self, *args, **kwargs):
-        executed.append(len(self.command_stack))
-        return execute(self, *args, **kwargs)
-
-    def counting_lpush(self, *args, **kwargs):
-        pushed.append(args[0])
-        return lpush(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counting_execute)
-    monkeypatch.setattr(redis.Redis, "lpush", counting_lpush)
-    ids = [([f"evt_{n}"],) for n in range(25)]
-    assert enqueue_many("events.dispatch_events", args_list=ids, queue=QUEUE) == 25
-    assert executed == [25]  # one pipeline of 25 pushes
-    assert len(pushed) == 25
-    bodies = [json.loads(m)["headers"]["argsrepr"] for m in reversed(broker.lrange(QUEUE, 0, -1))]
-    assert bodies == [repr(args) for args in ids]  # LPUSH, so the queue's tail is the first sent
 
 
 def test_a_broker_that_does_not_answer_costs_a_warning_not_an_error(broker, caplog):
