@@ -264,20 +264,20 @@ class HealthWrites:
         bulk_insert(HealthSnapshot, [o.snapshot for o in self.outcomes if o.snapshot is not None])
 
 
-def _finish(
-    outcomes: Sequence[HealthOutcome],
-    states: dict[str, selectors.HealthState],
-    now: datetime,
-    *,
-    deferred: bool = False,
+def _decide_writes(
+    outcomes: Sequence[HealthOutcome], states: dict[str, selectors.HealthState], now: datetime
 ) -> HealthWrites:
-    """Write what ``_evaluate`` decided for many customers: a few queries whatever their number (with
-    ``deferred``, only decide them: the caller writes the ``HealthWrites``)."""
+    """What ``_evaluate`` decided for many customers, churn alerts written into their outcomes, ready to
+    write."""
     _write_churn_alerts(outcomes, states)
-    writes = HealthWrites(outcomes, now)
-    if not deferred:
-        writes.write()
-    return writes
+    return HealthWrites(outcomes, now)
+
+
+def _finish(
+    outcomes: Sequence[HealthOutcome], states: dict[str, selectors.HealthState], now: datetime
+) -> None:
+    """Write what ``_evaluate`` decided for many customers: a few queries whatever their number."""
+    _decide_writes(outcomes, states, now).write()
 
 
 def _compute_and_finish(
@@ -350,20 +350,19 @@ def health_initial(*, customers: Sequence[Customer]) -> list[HealthSnapshot]:
     return snapshots
 
 
-def health_scores_set(
+def health_scores_decide(
     *,
     scores: Sequence[tuple[Customer, int]],
     change_reason: str = "manual_update",
     source: str = HealthSource.MANUAL,
-    deferred: list[HealthWrites] | None = None,
-) -> list[HealthOutcome]:
-    """Set the score of customers (locked by the caller) as the customer API or the admin gives it:
+) -> HealthWrites:
+    """Decide the scores of customers (locked by the caller) as the customer API or the admin gives them:
     risk from the scorecard's bands, trend, churn rules, a snapshot and ``health_score_change`` for each
-    score that moved. With ``deferred`` (a list), nothing is written: the ``HealthWrites`` is appended to
-    it, for the caller to write with its own rows (see ``HealthWrites``)."""
-    if not scores:
-        return []
+    score that moved. Nothing is written yet: the caller writes the ``HealthWrites`` (with its own rows of
+    the same customers, as the bulk upsert does, or alone: ``health_scores_set``)."""
     now = timezone.now()
+    if not scores:
+        return HealthWrites([], now)
     customers = [customer for customer, _ in scores]
     # A score given, not computed from the measures: the signals are not read.
     states = selectors.health_states(customers=customers, since=_lookback_start(now), signals=False)
@@ -385,10 +384,19 @@ def health_scores_set(
         for customer, score in scores
         if score != customer.health_score
     ]
-    writes = _finish(outcomes, states, now, deferred=deferred is not None)
-    if deferred is not None:
-        deferred.append(writes)
-    return outcomes
+    return _decide_writes(outcomes, states, now)
+
+
+def health_scores_set(
+    *,
+    scores: Sequence[tuple[Customer, int]],
+    change_reason: str = "manual_update",
+    source: str = HealthSource.MANUAL,
+) -> list[HealthOutcome]:
+    """``health_scores_decide`` and its writes: the customers' engine fields, the snapshots and events."""
+    writes = health_scores_decide(scores=scores, change_reason=change_reason, source=source)
+    writes.write()
+    return list(writes.outcomes)
 
 
 # --- Signals ---------------------------------------------------------------------------------------------

@@ -211,30 +211,26 @@ def customer_bulk_upsert(*, items: Sequence[BulkItem]) -> list[BulkItemResult]:
             customer.updated_at = now
             changes[customer.customer_id] = changed
             changed_fields.update(changed)
-    # The engine decides the scores; its customer updates and events are written with the batch's own, so
+    # The engine decides the scores; its customer fields and events are written with the batch's own, so
     # that the customers are updated by one statement and the events published by one.
-    scores = [(customer, data["health_score"]) for customer, data in updates if "health_score" in data]
-    deferred: list[health.HealthWrites] = []
-    for outcome in health.health_scores_set(scores=scores, deferred=deferred):
+    engine = health.health_scores_decide(
+        scores=[(customer, data["health_score"]) for customer, data in updates if "health_score" in data]
+    )
+    for outcome in engine.outcomes:
         changes.setdefault(outcome.customer.customer_id, {}).update(_health_changes(outcome))
-    engine = deferred[0] if deferred else None
     dirty = {customer.customer_id: customer for customer, _ in updates if customer.customer_id in changes}
     if changed_fields:
         changed_fields.update(("integration_status_as_of", "updated_at"))
-    if engine is not None:
-        dirty.update((customer.customer_id, customer) for customer in engine.customers)
-        changed_fields.update(engine.fields)
-    if dirty and changed_fields:
+    changed_fields.update(engine.fields)
+    if changed_fields:
         bulk_update_values(Customer, list(dirty.values()), sorted(changed_fields))
-    engine_messages = engine.messages if engine is not None else []
     messages += [
         _update_message(customer, changes[customer.customer_id])
         for customer, _ in updates
         if changes.get(customer.customer_id)
     ]
-    published = publish_many([*engine_messages, *messages])
-    if engine is not None:
-        engine.write(customers=False, published=published[: len(engine_messages)])
+    published = publish_many([*engine.messages, *messages])
+    engine.write(customers=False, published=published[: len(engine.messages)])
     return results
 
 
