@@ -9,6 +9,7 @@ its client holds the event type's read scope: checked when the delivery is creat
 every attempt.
 """
 
+import functools
 import json
 import threading
 import time
@@ -97,16 +98,22 @@ def scope_missing_error(event_type: str) -> str:
 # --- Messages from events -------------------------------------------------------------------------------
 
 
+@functools.cache
 def _active_endpoints_sql() -> str:
     """The id and event types of every active endpoint, with its client's scopes and state."""
     quote = connection.ops.quote_name
-    endpoints, clients = WebhookEndpoint._meta, WebhookEndpoint._meta.get_field("client").related_model._meta
+    endpoint = WebhookEndpoint._meta
+    client = endpoint.get_field("client").related_model._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
     # Only quoted model names are interpolated.
     return (
-        f"SELECT e.{quote('id')}, CAST(e.{quote('event_types')} AS text), "  # noqa: S608
-        f"c.{quote('scopes')}, c.{quote('is_active')} FROM {quote(endpoints.db_table)} e "
-        f"JOIN {quote(clients.db_table)} c ON c.{quote(clients.pk.column)} = e.{quote('client_id')} "
-        f"WHERE e.{quote('is_active')}"
+        f"SELECT e.{column(endpoint, 'id')}, CAST(e.{column(endpoint, 'event_types')} AS text), "  # noqa: S608
+        f"c.{column(client, 'scopes')}, c.{column(client, 'is_active')} FROM {quote(endpoint.db_table)} e "
+        f"JOIN {quote(client.db_table)} c ON c.{quote(client.pk.column)} = e.{column(endpoint, 'client')} "
+        f"WHERE e.{column(endpoint, 'is_active')}"
     )
 
 
