@@ -58,17 +58,21 @@ def locked_by_key(model: type[ModelT], keys: Iterable[Any]) -> dict[Any, ModelT]
 _LOCK_SQL: dict[type[models.Model], str] = {}
 
 
+def table_stamp_sql(model: type[models.Model], field: str = "updated_at") -> str:
+    """The two columns of ``table_stamp`` as scalar subqueries, for a statement that reads the stamp with
+    other things (``customers.selectors.score_history``)."""
+    quote = connection.ops.quote_name
+    table, column = quote(model._meta.db_table), quote(model._meta.get_field(field).column)
+    # Only quoted model names are interpolated.
+    return f"(SELECT COUNT(*) FROM {table}), (SELECT MAX({column}) FROM {table})"  # noqa: S608
+
+
 def table_stamp(model: type[models.Model], field: str = "updated_at") -> tuple[int, Any]:
     """``(row count, latest field)`` of a table: moves whenever a row is added, deleted or saved with a new
     ``field`` (a per-process cache's version: scorecards, automation rules). One prepared statement."""
     sql = _STAMP_SQL.get((model, field))
     if sql is None:
-        quote = connection.ops.quote_name
-        column = quote(model._meta.get_field(field).column)
-        # Only quoted model names are interpolated.
-        sql = _STAMP_SQL[(model, field)] = (
-            f"SELECT COUNT(*), MAX({column}) FROM {quote(model._meta.db_table)}"  # noqa: S608
-        )
+        sql = _STAMP_SQL[(model, field)] = f"SELECT {table_stamp_sql(model, field)}"
     with connection.cursor() as cursor:
         cursor.execute(sql)
         count, latest = cursor.fetchone()
@@ -255,7 +259,7 @@ def _copy_rows(
     ``adding``, each field's ``pre_save`` runs first (``auto_now_add``), as for an INSERT."""
     connection_ = cursor.db
     columns = ", ".join(connection_.ops.quote_name(field.column) for field in fields)
-    row_of = _CopyRows(connection_, fields, adding=adding)
+    row_of = _RowValues(connection_, fields, adding=adding)
     # Only quoted model names are interpolated; the rows are data, never SQL.
     with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         write = copy.write_row
@@ -292,17 +296,18 @@ def json_text(value: Any) -> str:
     return json.dumps(value)
 
 
-#: row type signatures remembered per column plan as needing no conversion (see ``_CopyRows``)
+#: row type signatures remembered per column plan as needing no conversion (see ``_RowValues``)
 _SIGNATURES_KEPT = 256
 
 
-class _CopyRows:
-    """The COPY values of a model's rows: what ``get_db_prep_save`` gives for each column (after ``pre_save``
-    when ``adding``), taking a value as it is where it would return it unchanged (most columns: None, a
-    string for a text column, a choice included, an int or float of its own type, an aware date-time) and a
-    JSON document as its text (``json.dumps``, as the database adapter would send it). The attributes are
-    read in one call, and the check of the plain columns is made once per combination of value types (a
-    batch has a handful), not once per value."""
+class _RowValues:
+    """The database values of a model's rows, for a COPY or a multi-row INSERT: what ``get_db_prep_save``
+    gives for each column (after ``pre_save`` when ``adding``), taking a value as it is where it would return
+    it unchanged (most columns: None, a string for a text column, a choice included, an int or float of its
+    own type, an aware date-time) and a JSON document as its text (``json.dumps``, as the database adapter
+    would send it; PostgreSQL reads it as the column's type). The attributes are read in one call, and the
+    check of the plain columns is made once per combination of value types (a batch has a handful), not once
+    per value."""
 
     def __init__(self, connection_, fields: Sequence[models.Field], *, adding: bool) -> None:
         self.connection = connection_
@@ -414,28 +419,6 @@ def bulk_insert(
     return list(objects)
 
 
-def _row_values(connection_, plan, obj, *, adding: bool) -> list[Any]:
-    """The database values of ``obj``'s columns, as ``get_db_prep_save`` gives them (after ``pre_save`` when
-    ``adding``); a value it would return unchanged is taken as it is (most of the columns): None, a string
-    for a text column (a choice included), an aware date-time, an int or float of its own type."""
-    row = []
-    for field, attname, plain, stamps in plan:
-        value = field.pre_save(obj, True) if adding and stamps else getattr(obj, attname)
-        if value is None:
-            if plain is None:
-                value = field.get_db_prep_save(value, connection_)
-        elif plain is _JSON and isinstance(value, _JSON_VALUES):
-            value = connection_.ops.adapt_json_value(value, field.encoder)
-        elif not (
-            type(value) is plain
-            or (plain is str and isinstance(value, str))
-            or (plain is datetime and isinstance(value, datetime))
-        ) or (plain is datetime and value.tzinfo is None):
-            value = field.get_db_prep_save(value, connection_)
-        row.append(value)
-    return row
-
-
 def _insert_rows(
     cursor,
     table: str,
@@ -450,7 +433,7 @@ def _insert_rows(
     ``RETURNING`` rows, which come back in the order of ``VALUES`` as Django's own bulk insert assumes."""
     connection_ = cursor.db
     quote = connection_.ops.quote_name
-    plan = _column_plan(fields)
+    row_of = _RowValues(connection_, fields, adding=True)
     columns = ", ".join(quote(field.column) for field in fields)
     row_sql = f"({', '.join(['%s'] * len(fields))})"
     tail = (" ON CONFLICT DO NOTHING" if ignore_conflicts else "") + (
@@ -459,7 +442,7 @@ def _insert_rows(
     size = max(1, 60_000 // max(1, len(fields)))
     for start in range(0, len(objects), size):
         batch = objects[start : start + size]
-        params = [value for obj in batch for value in _row_values(connection_, plan, obj, adding=True)]
+        params = [value for obj in batch for value in row_of(obj)]
         # Only quoted model names and placeholders are interpolated; every value is a parameter.
         sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(batch))}{tail}"  # noqa: S608
         cursor.execute(sql, params)

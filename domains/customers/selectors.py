@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Max, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
-from csintegration.db import table_stamp
+from csintegration.db import table_stamp, table_stamp_sql
 
 from . import scoring
 from .models import (
@@ -236,7 +236,6 @@ def score_history(*, customer: Customer, since: datetime) -> ScoreHistory:
         return ScoreHistory(state, latest.observed_at if latest is not None else None, scorecards_version())
     quote = connection.ops.quote_name
     table = quote(HealthSnapshot._meta.db_table)
-    scorecards = quote(Scorecard._meta.db_table)
     # Only quoted model tables are interpolated; every value is a parameter.
     sql = f"""
         SELECT
@@ -247,8 +246,7 @@ def score_history(*, customer: Customer, since: datetime) -> ScoreHistory:
                 SELECT max(m.id) FROM {table} m WHERE m.customer_id = %(customer)s AND m.applied)),
             (SELECT l.observed_at FROM {table} l WHERE l.customer_id = %(customer)s AND l.applied
                ORDER BY l.observed_at DESC, l.id DESC LIMIT 1),
-            (SELECT COUNT(*) FROM {scorecards}),
-            (SELECT MAX("updated_at") FROM {scorecards})
+            {table_stamp_sql(Scorecard)}
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, {"customer": customer.customer_id, "since": since})
