@@ -13,12 +13,15 @@ Paths: signals (``health_signals_record``), a change reported by another system
 
 from __future__ import annotations
 
+import itertools
+import queue
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from csintegration.db import bulk_insert, bulk_update_values, locked_by_key, new_instance
@@ -621,6 +624,10 @@ class RecomputeStats:
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
+    def add(self, other: RecomputeStats) -> None:
+        for name, value in other.__dict__.items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 def health_recompute_customers(
     *,
@@ -645,33 +652,105 @@ def health_recompute_customers(
     )
 
 
-def health_recompute_all(*, chunk_size: int | None = None) -> RecomputeStats:
+#: a range of customer ids, from (inclusive) and to (exclusive); None where it is open
+KeyRange = tuple[str | None, str | None]
+
+
+def _chunk_ranges(size: int) -> list[KeyRange]:
+    """Key ranges of ``size`` customers each, in key order, from one scan of the primary key; the first and
+    the last are open, so a customer added during the run is in one of them."""
+    quote = connection.ops.quote_name
+    table, key = quote(Customer._meta.db_table), quote(Customer._meta.pk.column)
+    # Only quoted model names are interpolated; the size is a parameter.
+    sql = (
+        f"SELECT k.{key} FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS n FROM {table}) k "  # noqa: S608
+        f"WHERE (k.n - 1) %% %s = 0 ORDER BY k.{key}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [size])
+        starts = [row[0] for row in cursor.fetchall()]
+    if not starts:
+        return []
+    bounds: list[str | None] = [None, *starts[1:], None]
+    return list(itertools.pairwise(bounds))
+
+
+def _recompute_range(key_range: KeyRange, specs: Sequence[scoring.ScorecardSpec]) -> RecomputeStats:
+    """One chunk, in one transaction: its customers locked in key order, recomputed, written."""
+    low, high = key_range
+    stats = RecomputeStats()
+    with transaction.atomic():
+        chunk_query = Customer.objects.select_for_update().order_by("pk").only(*selectors.ENGINE_FIELDS)
+        if low is not None:
+            chunk_query = chunk_query.filter(pk__gte=low)
+        if high is not None:
+            chunk_query = chunk_query.filter(pk__lt=high)
+        chunk = list(chunk_query)
+        if not chunk:
+            return stats
+        outcomes = health_recompute_customers(
+            customers=chunk, specs=specs, key_range=(chunk[0].pk, chunk[-1].pk)
+        )
+    stats.chunks = 1
+    stats.customers = len(chunk)
+    stats.scored = len(outcomes)
+    stats.changed = sum(1 for outcome in outcomes if outcome.score_changed)
+    stats.snapshots = sum(1 for outcome in outcomes if outcome.snapshot is not None)
+    stats.events = sum(bool(outcome.event_id) + bool(outcome.churn_event_id) for outcome in outcomes)
+    return stats
+
+
+def health_recompute_all(*, chunk_size: int | None = None, workers: int | None = None) -> RecomputeStats:
     """Recompute every customer, a chunk at a time (one transaction per chunk, rows locked by key order).
 
     Each chunk costs a fixed number of queries: the customers, their signals, their recent scores and
     latest breakdowns, then bulk writes. ``health_score_change`` is published only where the score moved.
+
+    On PostgreSQL, outside a transaction (the nightly task), ``workers`` threads
+    (``HEALTH_RECOMPUTE_WORKERS``) take the chunks in turn, each on its own connection: the chunks are
+    disjoint key ranges, so they never wait on each other's locks, and while one thread waits on the
+    database another computes. Inside a transaction the chunks run one after the other in it (another
+    connection would not see what the transaction wrote).
     """
     size = chunk_size or conf.HEALTH_RECOMPUTE_CHUNK_SIZE
+    workers = workers or conf.HEALTH_RECOMPUTE_WORKERS
     specs = selectors.scorecard_specs()
-    stats, last_key = RecomputeStats(), ""
-    while True:
-        with transaction.atomic():
-            chunk = list(
-                Customer.objects.select_for_update()
-                .filter(pk__gt=last_key)
-                .order_by("pk")
-                .only(*selectors.ENGINE_FIELDS)[:size]
-            )
-            if not chunk:
-                break
-            outcomes = health_recompute_customers(
-                customers=chunk, specs=specs, key_range=(chunk[0].pk, chunk[-1].pk)
-            )
-        last_key = chunk[-1].pk
-        stats.chunks += 1
-        stats.customers += len(chunk)
-        stats.scored += len(outcomes)
-        stats.changed += sum(1 for outcome in outcomes if outcome.score_changed)
-        stats.snapshots += sum(1 for outcome in outcomes if outcome.snapshot is not None)
-        stats.events += sum(bool(outcome.event_id) + bool(outcome.churn_event_id) for outcome in outcomes)
+    ranges = _chunk_ranges(size)
+    stats = RecomputeStats()
+    if workers <= 1 or len(ranges) <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        for key_range in ranges:
+            stats.add(_recompute_range(key_range, specs))
+        return stats
+
+    pending: queue.SimpleQueue[KeyRange] = queue.SimpleQueue()
+    for key_range in ranges:
+        pending.put(key_range)
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not failures:
+                try:
+                    key_range = pending.get_nowait()
+                except queue.Empty:
+                    return
+                chunk_stats = _recompute_range(key_range, specs)
+                with lock:
+                    stats.add(chunk_stats)
+        except BaseException as exc:  # re-raised in the calling thread; the other threads stop
+            failures.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [
+        threading.Thread(target=work, name=f"health-recompute-{index}", daemon=True)
+        for index in range(min(workers, len(ranges)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
     return stats

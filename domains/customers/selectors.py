@@ -1,14 +1,15 @@
 """Reads of customers and their health, shared by the API, the admin and the health engine."""
 
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 from django.db import connection
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast
 from django.shortcuts import get_object_or_404
 
 from csintegration.db import table_stamp, table_stamp_sql
@@ -182,7 +183,8 @@ def health_states(
         scope = {"customer_id__gte": key_range[0], "customer_id__lte": key_range[1]}
     else:
         scope = {"customer_id__in": ids}
-    stored_signals = CustomerSignal.objects.filter(**scope)
+    # No order: the model's (customer, name) would join the customers to sort by their own ordering.
+    stored_signals = CustomerSignal.objects.filter(**scope).order_by()
     if signals and rows:
         for signal in stored_signals:
             if signal.customer_id in states:
@@ -199,16 +201,23 @@ def health_states(
     for customer_id, observed_at, score, snapshot_id in window:
         if customer_id in states:
             states[customer_id].points.append((observed_at, score, snapshot_id))
-    latest_ids = (
-        HealthSnapshot.objects.filter(**scope, applied=True)
-        .values("customer_id")
-        .annotate(latest_id=Max("id"))
-        .values("latest_id")
+    # The latest applied snapshot's breakdown of each customer, one descent of the applied index each (a
+    # grouped max would read every snapshot of the range), as text decoded by orjson (a third of what
+    # JSONField's json.loads costs).
+    latest_breakdown = (
+        HealthSnapshot.objects.filter(customer_id=OuterRef("customer_id"), applied=True)
+        .order_by("-id")
+        .values("breakdown")[:1]
     )
-    latest = HealthSnapshot.objects.filter(id__in=latest_ids).values_list("customer_id", "breakdown")
+    latest = (
+        Customer.objects.filter(**scope)
+        .order_by()
+        .annotate(latest_breakdown=Cast(Subquery(latest_breakdown), TextField()))
+        .values_list("customer_id", "latest_breakdown")
+    )
     for customer_id, breakdown in latest:
-        if customer_id in states:
-            states[customer_id].latest_breakdown = breakdown
+        if breakdown is not None and customer_id in states:
+            states[customer_id].latest_breakdown = orjson.loads(breakdown)
     for customer in customers:
         state = states[customer.customer_id]
         if state.latest_breakdown is None and not state.points:
@@ -252,9 +261,9 @@ def score_history(*, customer: Customer, since: datetime) -> ScoreHistory:
         cursor.execute(sql, {"customer": customer.customer_id, "since": since})
         window, breakdown, latest_at, scorecard_count, scorecard_latest = cursor.fetchone()
     state = HealthState()
-    for observed_at, score, snapshot_id in json.loads(window) if window else ():
+    for observed_at, score, snapshot_id in orjson.loads(window) if window else ():
         state.points.append((datetime.fromisoformat(observed_at), score, snapshot_id))
-    state.latest_breakdown = json.loads(breakdown) if breakdown is not None else None
+    state.latest_breakdown = orjson.loads(breakdown) if breakdown is not None else None
     if state.latest_breakdown is None and not state.points:
         state.points.append((customer.updated_at, customer.health_score, None))
     return ScoreHistory(state, latest_at, (scorecard_count, scorecard_latest))

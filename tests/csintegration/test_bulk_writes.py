@@ -294,17 +294,24 @@ def test_rows_of_mixed_value_types_are_each_converted_as_bulk_create_converts_th
         [],
         {},
         {"a": 1, "b": [1, 2.5, None, True, False], "c": {"d": "é ✓ \u2028 \x00"}},
-        [{"x": float("inf")}, 10**30, -0.0, 1e-300],
+        [{"x": 0.1 + 0.2}, 10**30, -0.0, 1e-300, 2**63 - 1, -(2**63)],
         {1: "int key", None: "none key", 2.5: "float key"},
         {True: "bool key", "s": "str key"},
+        ("a", "tuple"),
         "a string",
         17,
     ],
 )
-def test_json_text_is_what_json_dumps_writes(value):
+def test_json_text_is_the_document_json_dumps_writes(value):
     import json
 
-    assert db.json_text(value) == json.dumps(value)
+    assert json.loads(db.json_text(value)) == json.loads(json.dumps(value))
+    assert db.json_text(value).replace(" ", "") == json.dumps(value, ensure_ascii=False).replace(" ", "")
+
+
+def test_json_text_writes_a_non_finite_float_as_null():
+    # json.dumps writes NaN and Infinity, which are not JSON: PostgreSQL refused such a document.
+    assert db.json_text([float("nan"), {"x": float("inf")}]) == '[null,{"x":null}]'
 
 
 def test_json_text_fails_as_json_dumps_fails():

@@ -73,3 +73,21 @@ def test_it_is_one_statement():
     with CaptureQueriesContext(connection) as queries:
         selectors.score_history(customer=customer, since=timezone.now() - timedelta(days=90))
     assert len(queries) == 1
+
+
+def test_the_latest_breakdown_is_the_latest_applied_snapshots():
+    customer = Customer.objects.create(customer_id="cust_appl", name="Applied", health_score=64)
+    other = Customer.objects.create(customer_id="cust_appm", name="Other", health_score=30)
+    _snapshot(customer, 70, 5, breakdown=[{"measure": "nps", "contribution": 1.0}])
+    applied = _snapshot(customer, 64, 40, breakdown=[{"measure": "adoption_rate", "contribution": 2.5}])
+    _snapshot(customer, 10, 1, applied=False, breakdown=[{"measure": "engagement", "contribution": 0.0}])
+    _snapshot(other, 30, 2, breakdown=[{"measure": "é", "contribution": 3.0}])
+    since = timezone.now() - timedelta(days=90)
+    # the highest id among the applied ones, older in time than another applied one
+    (state, _), (expected, _) = _both(customer, since)
+    assert state.latest_breakdown == expected.latest_breakdown == applied.breakdown
+    by_range = selectors.health_states(
+        customers=[customer, other], since=since, key_range=("cust_appl", "cust_appm")
+    )
+    assert by_range["cust_appl"].latest_breakdown == applied.breakdown
+    assert by_range["cust_appm"].latest_breakdown == [{"measure": "é", "contribution": 3.0}]
