@@ -727,10 +727,11 @@ def health_recompute_all(*, chunk_size: int | None = None, workers: int | None =
         pending.put(key_range)
     lock = threading.Lock()
     failures: list[BaseException] = []
+    stop = threading.Event()  # a chunk failed, or the calling thread was interrupted (a time limit)
 
     def work() -> None:
         try:
-            while not failures:
+            while not stop.is_set():
                 try:
                     key_range = pending.get_nowait()
                 except queue.Empty:
@@ -740,6 +741,7 @@ def health_recompute_all(*, chunk_size: int | None = None, workers: int | None =
                     stats.add(chunk_stats)
         except BaseException as exc:  # re-raised in the calling thread; the other threads stop
             failures.append(exc)
+            stop.set()
         finally:
             connection.close()  # this thread's own connection
 
@@ -747,10 +749,13 @@ def health_recompute_all(*, chunk_size: int | None = None, workers: int | None =
         threading.Thread(target=work, name=f"health-recompute-{index}", daemon=True)
         for index in range(min(workers, len(ranges)))
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        stop.set()  # each thread ends after its chunk in hand, were the caller interrupted while waiting
     if failures:
         raise failures[0]
     return stats

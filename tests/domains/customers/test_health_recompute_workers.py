@@ -3,6 +3,9 @@ ranges that together cover every customer, each thread commits its own, and the 
 
 import importlib
 import itertools
+import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps as django_apps
@@ -77,3 +80,31 @@ def test_a_failing_chunk_fails_the_run(customers, monkeypatch):
     # The chunks before the failing ones committed; the failing ones wrote nothing.
     scored = set(HealthSnapshot.objects.values_list("customer_id", flat=True))
     assert scored and all(customer_id < "cust_n0150" for customer_id in scored)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_run_stops_its_threads(customers, monkeypatch):
+    taken = []
+    real = health._recompute_range
+
+    def slow(key_range, specs):
+        taken.append(key_range)
+        time.sleep(0.05)
+        return real(key_range, specs)
+
+    class Interrupted(threading.Thread):
+        def join(self, timeout=None):  # as a time limit raised in the waiting task
+            super().join(0.02)
+            raise TimeoutError("soft time limit")
+
+    monkeypatch.setattr(health, "_recompute_range", slow)
+    monkeypatch.setattr(
+        health, "threading", SimpleNamespace(Thread=Interrupted, Lock=threading.Lock, Event=threading.Event)
+    )
+    with pytest.raises(TimeoutError):
+        health.health_recompute_all(chunk_size=10, workers=2)
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith("health-recompute-") for t in threading.enumerate()):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert 2 <= len(taken) <= 4  # each thread finished the chunk it had, and took no other of the 30
