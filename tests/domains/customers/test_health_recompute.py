@@ -63,7 +63,7 @@ def test_recompute_scores_everyone_in_bounded_queries_and_is_idempotent(customer
     expected = expected_scores()
     with CaptureQueriesContext(connection) as queries:
         stats = health.health_recompute_all(chunk_size=100)
-    # Per chunk: customers, signals, recent scores, latest breakdowns (2), bulk writes; whatever its size.
+    # Per chunk: customers, signals, recent scores, latest breakdowns, bulk writes; whatever its size.
     assert (stats.customers, stats.scored, stats.chunks) == (COUNT, COUNT, 3)
     assert len(queries) <= 5 + stats.chunks * 14, len(queries)
     assert dict(Customer.objects.values_list("customer_id", "health_score")) == expected
